@@ -1,0 +1,78 @@
+"""`radtune` command line: synth, convert, inspect.
+
+Each subcommand is a thin wrapper over one library function. On bad input the command
+exits non-zero with one line on stderr (no traceback)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+from radtune.errors import ConfigError, InputRejected
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from radtune.synth import generate
+
+    summary = generate(args.variant, Path(args.out), n=args.n, seed=args.seed)
+    print(json.dumps(summary, sort_keys=True))
+    return 0
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from radtune.render import convert_file
+
+    convert_file(Path(args.src), Path(args.dst), window=args.window, size=args.size)
+    return 0
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from radtune.render import inspect_file
+
+    info = inspect_file(Path(args.src), window=args.window)
+    print(json.dumps(info, indent=2, sort_keys=True, default=str))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="radtune", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("synth", help="generate a deterministic synthetic raw dataset")
+    s.add_argument("variant", nargs="?", default="pedirad_8k", help="dataset variant (default pedirad_8k)")
+    s.add_argument("--out", required=True, help="output folder (e.g. data/raw/pedirad-8k)")
+    s.add_argument("--n", type=int, default=600, help="number of images")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=_cmd_synth)
+
+    window_help = "file | auto | minmax | bone | brain | subdural | C,W (default file)"
+    c = sub.add_parser("convert", help="convert one DICOM/JPG/PNG exactly as normalize does")
+    c.add_argument("src")
+    c.add_argument("dst", help="output image (.jpg or .png)")
+    c.add_argument("--window", default="file", help=window_help)
+    c.add_argument("--size", type=int, default=512, help="square output size; 0 keeps native size")
+    c.set_defaults(func=_cmd_convert)
+
+    i = sub.add_parser("inspect", help="print the tags that matter and normalize's decision")
+    i.add_argument("src")
+    i.add_argument("--window", default="file", help=window_help)
+    i.set_defaults(func=_cmd_inspect)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return args.func(args)
+    except (InputRejected, ConfigError) as e:
+        print(f"radtune {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
