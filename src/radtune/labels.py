@@ -55,3 +55,19 @@ def format_filename(labels: FileLabels, suffix: int | None = None, ext: str = ".
     body = "normal" if not labels.fracture else f"{labels.fracture_type}_{labels.location}"
     tail = "" if suffix is None else f"_{suffix:04d}"
     return f"patient_{labels.age_months:03d}m_{labels.sex}_{body}{tail}{ext}"
+
+
+_AGE_UNIT_MONTHS = {"D": 1 / 30.4375, "W": 7 / 30.4375, "M": 1.0, "Y": 12.0}
+
+
+def age_months_from_header(patient_age: str | None, birth_date: str | None, study_date: str | None) -> int | None:
+    """Age in whole months from (0010,1010) Patient's Age ("048M", "004Y", "012W", "030D"),
+    else from (0010,0030) Patient's Birth Date and (0008,0020) Study Date; None if unknown."""
+    age = (patient_age or "").strip().upper()
+    if len(age) == 4 and age[:3].isdigit() and age[3] in _AGE_UNIT_MONTHS:
+        return int(int(age[:3]) * _AGE_UNIT_MONTHS[age[3]])
+    b, s = (birth_date or "").strip(), (study_date or "").strip()
+    if len(b) == 8 and len(s) == 8 and b.isdigit() and s.isdigit():
+        months = (int(s[:4]) - int(b[:4])) * 12 + int(s[4:6]) - int(b[4:6]) - (int(s[6:]) < int(b[6:]))
+        return months if months >= 0 else None
+    return None

@@ -1,0 +1,79 @@
+"""The leakage-check stage's library: nothing of the test or val set may be seen in training.
+
+Checks, over the images that made it into a split: a patient (pseudonym) in two splits;
+the same pixels in two splits; near duplicates by perceptual hash in two splits."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from itertools import combinations
+
+from radtune.fingerprint import hamming_matrix
+from radtune.records import Record, ok
+
+SPLITS = ("train", "val", "test")
+
+
+def patient_overlap(records: list[Record]) -> list[dict]:
+    splits_of: dict[str, set[str]] = defaultdict(set)
+    images_of: dict[str, list[str]] = defaultdict(list)
+    for r in records:
+        splits_of[r["patient_id"]].add(r["split"])
+        images_of[r["patient_id"]].append(r["image_id"])
+    return [
+        {"patient_id": p, "splits": sorted(s, key=SPLITS.index), "image_ids": sorted(images_of[p])}
+        for p, s in sorted(splits_of.items()) if len(s) > 1
+    ]
+
+
+def exact_duplicates(records: list[Record]) -> list[dict]:
+    groups: dict[str, list[Record]] = defaultdict(list)
+    for r in records:
+        groups[r["pixel_sha256"]].append(r)
+    return [
+        {"pixel_sha256": h, "splits": sorted({r["split"] for r in g}, key=SPLITS.index),
+         "image_ids": sorted(r["image_id"] for r in g)}
+        for h, g in sorted(groups.items()) if len({r["split"] for r in g}) > 1
+    ]
+
+
+def near_duplicates(records: list[Record], max_distance: int) -> list[dict]:
+    """Pairs in different splits whose perceptual hashes differ in <= max_distance bits
+    (exact pixel duplicates are reported by exact_duplicates, not again here)."""
+    by_split = {s: sorted((r for r in records if r["split"] == s), key=lambda r: r["image_id"]) for s in SPLITS}
+    pairs = []
+    for a, b in combinations(SPLITS, 2):
+        ra, rb = by_split[a], by_split[b]
+        dist = hamming_matrix([r["phash"] for r in ra], [r["phash"] for r in rb])
+        for i, j in zip(*(dist <= max_distance).nonzero()):
+            if ra[i]["pixel_sha256"] != rb[j]["pixel_sha256"]:
+                pairs.append({"splits": [a, b], "image_ids": [ra[i]["image_id"], rb[j]["image_id"]],
+                              "patient_ids": [ra[i]["patient_id"], rb[j]["patient_id"]], "distance": int(dist[i, j])})
+    return pairs
+
+
+def leakage_report(records: list[Record], max_distance: int) -> dict:
+    kept = ok(records)
+    report = {
+        "images": len(kept),
+        "per_split": {s: sum(r["split"] == s for r in kept) for s in SPLITS},
+        "patients": len({r["patient_id"] for r in kept}),
+        "phash_max_distance": max_distance,
+        "patient_overlap": patient_overlap(kept),
+        "exact_duplicates": exact_duplicates(kept),
+        "near_duplicates": near_duplicates(kept, max_distance),
+    }
+    report["passed"] = not (report["patient_overlap"] or report["exact_duplicates"] or report["near_duplicates"])
+    return report
+
+
+def leak_messages(report: dict) -> list[str]:
+    """One line per leak, naming the patient pseudonym or the images."""
+    lines = [f"patient {p['patient_id']} appears in {' and '.join(p['splits'])} ({len(p['image_ids'])} images)"
+             for p in report["patient_overlap"]]
+    lines += [f"identical pixels in {' and '.join(d['splits'])}: images {', '.join(d['image_ids'])}"
+              for d in report["exact_duplicates"]]
+    lines += [f"near-duplicate images (phash distance {d['distance']}) in {d['splits'][0]} and {d['splits'][1]}: "
+              f"{d['image_ids'][0]} (patient {d['patient_ids'][0]}), {d['image_ids'][1]} (patient {d['patient_ids'][1]})"
+              for d in report["near_duplicates"]]
+    return lines

@@ -1,0 +1,105 @@
+"""The normalize stage's library: every input file -> one record (+ one 8-bit image).
+
+Inputs are all files under the raw folder except the labels CSV; files in train/, val/
+or test/ sub-folders carry that split along (`source_split`) for `stratify.mode=keep`.
+The pixel work is `radtune.render.render_file`, the same code `radtune convert` runs."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import partial
+from multiprocessing import get_context
+from pathlib import Path
+
+from tqdm import tqdm
+
+from radtune.errors import InputRejected
+from radtune.fingerprint import phash, pixel_sha256
+from radtune.io import write_bytes_atomic
+from radtune.labels import age_months_from_header
+from radtune.pseudonym import pseudonym
+from radtune.records import Record, reject
+
+SPLITS = ("train", "val", "test")
+STAGE = "normalize"
+
+
+@dataclass(frozen=True)
+class NormalizeSettings:
+    size: int
+    window: str
+    auto_percentiles: tuple[float, float]
+    jpeg_quality: int
+    key: str  # pseudonym key
+
+
+def list_inputs(raw_dir: Path, exclude: set[str]) -> list[Path]:
+    """Every regular file under raw_dir (sorted; hidden files and `exclude` names skipped)."""
+    files = [
+        p for p in raw_dir.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(raw_dir).parts)
+        and p.relative_to(raw_dir).as_posix() not in exclude
+    ]
+    return sorted(files, key=lambda p: p.relative_to(raw_dir).as_posix())
+
+
+def source_split(relative: Path) -> str | None:
+    return relative.parts[0] if len(relative.parts) > 1 and relative.parts[0] in SPLITS else None
+
+
+def normalize_one(path: Path, raw_dir: Path, image_dir: Path, s: NormalizeSettings) -> Record:
+    """Render one input, write its image as `<image_id>.jpg`, return its record."""
+    from radtune.imaging import encode_image
+    from radtune.render import render_file
+
+    relative = path.relative_to(raw_dir)
+    data = path.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    record: Record = {
+        "source": relative.as_posix(),
+        "source_sha256": sha,
+        "source_split": source_split(relative),
+        "image_id": pseudonym(f"{sha}\0{relative.as_posix()}", s.key, prefix="", length=16),
+        "status": "ok",
+        "stage": STAGE,
+        "reason": None,
+    }
+    try:
+        r = render_file(path, window=s.window, size=s.size, auto_percentiles=s.auto_percentiles)
+    except InputRejected as e:
+        return reject(record, STAGE, str(e))
+    except Exception as e:  # noqa: BLE001 - an unforeseen decoder failure must not stop the stage
+        return reject(record, STAGE, f"{relative.name}: unexpected {type(e).__name__}: {e}")
+    h = r.header
+    patient = h.get("PatientID")
+    write_bytes_atomic(image_dir / f"{record['image_id']}.jpg", encode_image(r.image, "jpg", s.jpeg_quality))
+    return {
+        **record,
+        # no PatientID in the header: the file is its own patient (annotate may override from the CSV)
+        "patient_id": pseudonym(f"id:{patient}" if patient else f"file:{sha}", s.key),
+        "patient_id_source": "header" if patient else "file",
+        "header_sex": h.get("PatientSex") or None,
+        "header_age_months": age_months_from_header(h.get("PatientAge"), h.get("PatientBirthDate"), h.get("StudyDate")),
+        "modality": h.get("Modality"),
+        "body_part": h.get("BodyPartExamined"),
+        "view": h.get("ViewPosition"),
+        "decision": r.decision,
+        "padding": r.padding,
+        "scale": round(r.scale, 6),
+        "source_shape": list(r.source_shape),
+        "quality_score": r.quality["score"],
+        "quality": r.quality["components"],
+        "pixel_sha256": pixel_sha256(r.image),
+        "phash": phash(r.image),
+    }
+
+
+def normalize_all(files: list[Path], raw_dir: Path, image_dir: Path, s: NormalizeSettings, jobs: int) -> list[Record]:
+    """normalize_one over all files, `jobs` processes, in input order, with a progress bar."""
+    work = partial(normalize_one, raw_dir=raw_dir, image_dir=image_dir, s=s)
+    if jobs <= 1:
+        return [work(f) for f in tqdm(files, desc=STAGE, unit="img")]
+    with get_context("spawn").Pool(jobs) as pool:
+        return list(tqdm(pool.imap(work, files, chunksize=4), total=len(files), desc=STAGE, unit="img"))
+

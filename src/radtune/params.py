@@ -1,0 +1,83 @@
+"""Parameters: `conf/` is the source (Hydra groups), `params.yaml` its committed composition.
+
+Stage scripts call `load_params()`; it reads params.yaml (what DVC tracks, and what
+`dvc exp run -S ...` rewrites) and validates it before any work is done, so a broken
+config fails at once, naming the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from radtune.errors import ConfigError
+
+PARAMS_FILE = Path("params.yaml")
+CONF_DIR = Path("conf")
+
+
+def compose(overrides: list[str] | None = None, conf_dir: Path = CONF_DIR) -> DictConfig:
+    """Compose conf/ with Hydra exactly as DVC's Hydra integration does."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    with initialize_config_dir(str(Path(conf_dir).resolve()), version_base=None):
+        cfg = hydra_compose(config_name="config", overrides=overrides or [])
+    OmegaConf.resolve(cfg)
+    return cfg
+
+
+def to_yaml(cfg: DictConfig) -> str:
+    """The text DVC writes to params.yaml for a composed config."""
+    return OmegaConf.to_yaml(cfg)
+
+
+def load_params(path: Path = PARAMS_FILE) -> DictConfig:
+    if not Path(path).exists():
+        raise ConfigError(f"{path} not found: run from the repository root (or `make params`)")
+    cfg = OmegaConf.load(path)
+    validate(cfg)
+    return cfg
+
+
+def get(cfg: DictConfig, key: str) -> Any:
+    """The value at dotted `key`, or ConfigError naming the key."""
+    value = OmegaConf.select(cfg, key, throw_on_missing=False, default=_MISSING)
+    if value is _MISSING:
+        raise ConfigError(f"params: missing key '{key}'")
+    return value
+
+
+_MISSING = object()
+
+# key -> (accepted types, check, what to do)
+_RULES: dict[str, tuple[tuple[type, ...], Any, str]] = {
+    "seed": ((int,), lambda v: v >= 0, "an integer >= 0"),
+    "jobs": ((int,), lambda v: v >= 1, "an integer >= 1"),
+    "dataset.name": ((str,), bool, "a non-empty name"),
+    "dataset.raw_dir": ((str,), bool, "a path"),
+    "dataset.data_dir": ((str,), bool, "a path"),
+    "dataset.model_dir": ((str,), bool, "a path"),
+    "dataset.normalize.size": ((int,), lambda v: v >= 0, "an integer >= 0 (0 keeps native size)"),
+    "dataset.normalize.window": ((str,), bool, "file | auto | minmax | bone | brain | subdural | C,W"),
+    "dataset.normalize.jpeg_quality": ((int,), lambda v: 1 <= v <= 100, "an integer in 1..100"),
+    "dataset.stratify.mode": ((str,), lambda v: v in ("keep", "stratified"), "keep or stratified"),
+    "dataset.stratify.quality_threshold": ((int, float), lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+    "dataset.augment.multiplier": ((int,), lambda v: v >= 1, "an integer >= 1"),
+    "dataset.leakage.phash_max_distance": ((int,), lambda v: 0 <= v <= 64, "an integer in 0..64"),
+}
+
+
+def validate(cfg: DictConfig) -> None:
+    for key, (types, check, what) in _RULES.items():
+        value = get(cfg, key)
+        if isinstance(value, bool) or not isinstance(value, types) or not check(value):
+            raise ConfigError(f"params: '{key}' must be {what}, got {value!r}")
+    ratios = get(cfg, "dataset.stratify.ratios")
+    names = list(ratios.keys()) if isinstance(ratios, DictConfig) else []
+    if sorted(names) != ["test", "train", "val"]:
+        raise ConfigError("params: 'dataset.stratify.ratios' must have keys train, val, test")
+    values = [ratios[k] for k in names]
+    if any(not isinstance(v, (int, float)) or v < 0 for v in values) or abs(sum(values) - 1) > 1e-6:
+        raise ConfigError(f"params: 'dataset.stratify.ratios' must be >= 0 and sum to 1, got {dict(ratios)}")

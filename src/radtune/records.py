@@ -1,0 +1,64 @@
+"""The per-image record that flows between the data stages.
+
+Every input file gets one record in the normalize stage and keeps it to the end, so that
+counts always add up: a record is either `ok` or `rejected` (with the stage and a one-line
+reason); later stages only work on `ok` records and pass rejected ones through untouched.
+
+Fields, by the stage that sets them:
+  normalize  source (path relative to the raw folder), source_sha256, source_split (train/
+             val/test folder or null), status, stage, reason, image_id, patient_id
+             (keyed-hash pseudonym), header_sex, header_age_months, modality, body_part,
+             view, decision, padding, scale, source_shape, quality_score, quality, pixel_sha256
+  annotate   age_months, sex, fracture, fracture_type, location, bone_age_months,
+             clinical_context, label_source, label_flags
+  stratify   split
+  augment    image_path (relative to the data folder), augmented_from
+No field ever holds a DICOM header value that identifies a patient (names, ids, dates,
+accession numbers, institutions, UIDs).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+from radtune.io import read_json, write_json
+
+Record = dict
+
+# The fields of a record published in {split}_annotations.json, in a stable order.
+ANNOTATION_FIELDS = (
+    "image_id", "image_path", "patient_id", "age_months", "sex", "fracture", "fracture_type",
+    "location", "bone_age_months", "clinical_context", "quality_score", "split",
+    "source_split", "augmented_from", "label_flags", "modality", "body_part", "view",
+    "padding", "scale", "source_shape",
+)
+
+
+def is_ok(record: Record) -> bool:
+    return record["status"] == "ok"
+
+
+def ok(records: Iterable[Record]) -> list[Record]:
+    return [r for r in records if is_ok(r)]
+
+
+def reject(record: Record, stage: str, reason: str) -> Record:
+    """The record marked as rejected at `stage`, with a one-line reason."""
+    one_line = " ".join(str(reason).split())
+    return {**record, "status": "rejected", "stage": stage, "reason": one_line}
+
+
+def read_records(path: str | Path) -> list[Record]:
+    return read_json(path)
+
+
+def write_records(path: str | Path, records: list[Record]) -> None:
+    write_json(path, sorted(records, key=lambda r: r["source"]))
+
+
+def summary(records: list[Record]) -> dict:
+    """Counts for a stage's log line: inputs, ok, rejected (by stage)."""
+    rejected = Counter(r["stage"] for r in records if not is_ok(r))
+    return {"inputs": len(records), "ok": len(ok(records)), "rejected": dict(sorted(rejected.items()))}

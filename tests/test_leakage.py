@@ -1,0 +1,52 @@
+import numpy as np
+
+from radtune.fingerprint import hamming, hamming_matrix, phash, pixel_sha256
+from radtune.leakage import leak_messages, leakage_report
+
+
+def _image(seed):
+    rng = np.random.default_rng(seed)
+    img = np.zeros((128, 128), np.uint8)
+    for _ in range(6):
+        x, y, w, h = rng.integers(0, 100, 4)
+        img[y:y + h // 2 + 5, x:x + w // 2 + 5] = rng.integers(50, 255)
+    return img
+
+
+def _rec(i, split, patient, img):
+    return {"source": f"{i}.dcm", "status": "ok", "image_id": f"img{i}", "patient_id": patient, "split": split,
+            "pixel_sha256": pixel_sha256(img), "phash": phash(img)}
+
+
+def test_phash_tolerates_small_changes_and_separates_different_images():
+    a = _image(1)
+    noisy = np.clip(a.astype(int) + np.random.default_rng(0).integers(-6, 7, a.shape), 0, 255).astype(np.uint8)
+    assert hamming(phash(a), phash(noisy)) <= 2
+    assert hamming(phash(a), phash(_image(2))) > 10
+    m = hamming_matrix([phash(a)], [phash(noisy), phash(_image(2))])
+    assert m.shape == (1, 2) and m[0, 0] <= 2 < m[0, 1]
+
+
+def test_clean_split_passes():
+    recs = [_rec(i, s, f"P{i}", _image(i)) for i, s in enumerate(["train", "train", "val", "test"])]
+    report = leakage_report(recs, 2)
+    assert report["passed"] and leak_messages(report) == []
+
+
+def test_patient_in_two_splits_is_named():
+    recs = [_rec(0, "train", "Pabc", _image(0)), _rec(1, "val", "Pabc", _image(1)), _rec(2, "test", "Pz", _image(2))]
+    report = leakage_report(recs, 2)
+    assert not report["passed"]
+    assert any("Pabc" in line and "train and val" in line for line in leak_messages(report))
+
+
+def test_exact_and_near_duplicates_across_splits():
+    a = _image(3)
+    brighter = np.clip(a.astype(int) + 3, 0, 255).astype(np.uint8)
+    recs = [_rec(0, "train", "P1", a), _rec(1, "test", "P2", a.copy()), _rec(2, "val", "P3", brighter),
+            _rec(3, "val", "P4", _image(9))]
+    report = leakage_report(recs, 2)
+    assert [d["image_ids"] for d in report["exact_duplicates"]] == [["img0", "img1"]]
+    pairs = {tuple(d["image_ids"]) for d in report["near_duplicates"]}
+    assert ("img0", "img2") in pairs and ("img2", "img1") in pairs
+    assert not report["passed"]
