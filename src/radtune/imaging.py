@@ -55,7 +55,7 @@ def format_for_suffix(suffix: str) -> str:
 
 def encode_image(image: np.ndarray, fmt: str = "jpg", jpeg_quality: int = 95) -> bytes:
     """Encode a uint8 grayscale image deterministically: baseline (non-progressive,
-    non-optimised) JPEG with fixed quality and 4:2:0 default, or PNG at compression 6."""
+    non-optimised) JPEG with fixed quality, or PNG at compression 6."""
     if image.dtype != np.uint8 or image.ndim != 2:
         raise ValueError(f"encode_image expects a 2-D uint8 image, got {image.dtype} {image.shape}")
     fmt = format_for_suffix(fmt)

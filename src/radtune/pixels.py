@@ -317,10 +317,17 @@ def load_image_file(path: Path, kind: str) -> Source:
     )
 
 
+def tag_name(keyword: str) -> str:
+    """'WindowWidth' -> '(0028,1051) Window Width'."""
+    tag = pydicom.datadict.tag_for_keyword(keyword)
+    if tag is None:
+        return keyword
+    return f"({tag >> 16:04X},{tag & 0xFFFF:04X}) {pydicom.datadict.dictionary_description(tag)}"
+
+
 def _get(ds: Dataset, path: Path, keyword: str, default: Any = None, required: bool = False) -> Any:
     """A header value, translating pydicom's value errors into a tag-named rejection."""
-    tag = pydicom.datadict.tag_for_keyword(keyword)
-    tag_s = f"({tag >> 16:04X},{tag & 0xFFFF:04X}) {pydicom.datadict.dictionary_description(tag)}"
+    tag_s = tag_name(keyword)
     try:
         if keyword not in ds:
             if required:
@@ -336,6 +343,15 @@ def _get(ds: Dataset, path: Path, keyword: str, default: Any = None, required: b
     return value
 
 
+def _get_int(ds: Dataset, path: Path, keyword: str, default: int | None = None, required: bool = False) -> int:
+    """An integer header value (IS/US), rejecting unparseable values by tag."""
+    v = _get(ds, path, keyword, default=default, required=required)
+    try:
+        return int(v)
+    except (ValueError, TypeError) as e:
+        raise reject(path, f"{tag_name(keyword)} has an invalid value ({e})") from None
+
+
 def _first_number(ds: Dataset, path: Path, keyword: str) -> tuple[float, int] | None:
     """First value of a multi-valued numeric element and the number of values."""
     v = _get(ds, path, keyword)
@@ -345,7 +361,7 @@ def _first_number(ds: Dataset, path: Path, keyword: str) -> tuple[float, int] | 
     try:
         return float(vals[0]), len(vals)
     except (ValueError, TypeError, IndexError) as e:
-        raise reject(path, f"{keyword} has an invalid value ({e})") from None
+        raise reject(path, f"{tag_name(keyword)} has an invalid value ({e})") from None
 
 
 def read_lut(ds: Dataset, item: Dataset, path: Path, seq: str, signed: bool) -> Lut:
@@ -380,7 +396,7 @@ def load_dicom(path: Path) -> Source:
     try:
         ds = pydicom.dcmread(path)
     except InvalidDicomError:
-        raise reject(path, "not a DICOM file: (0002,xxxx) File Meta Information / 'DICM' prefix is missing") from None
+        raise reject(path, "not a DICOM file: the File Meta Information header ('DICM' at byte 128) is missing") from None
     except OSError as e:
         raise reject(path, f"cannot read file: {e.strerror or e}") from None
     except (ValueError, TypeError, KeyError, EOFError) as e:
@@ -392,14 +408,12 @@ def load_dicom(path: Path) -> Source:
         raise reject(path, "(7FE0,0010) Pixel Data is missing")
     photometric = str(_get(ds, path, "PhotometricInterpretation", required=True)).strip().upper()
     for kw in ("Rows", "Columns", "BitsAllocated", "SamplesPerPixel"):
-        _get(ds, path, kw, required=True)
-    if "PixelData" in ds:
-        for kw in ("BitsStored", "PixelRepresentation"):
-            _get(ds, path, kw, required=True)
-    bits_alloc = int(_get(ds, path, "BitsAllocated"))
-    bits_stored = int(_get(ds, path, "BitsStored", default=bits_alloc))
-    signed = int(_get(ds, path, "PixelRepresentation", default=0)) == 1
-    frames = int(_get(ds, path, "NumberOfFrames", default=1) or 1)
+        _get_int(ds, path, kw, required=True)
+    integer_data = "PixelData" in ds
+    bits_alloc = _get_int(ds, path, "BitsAllocated")
+    bits_stored = _get_int(ds, path, "BitsStored", default=None if integer_data else bits_alloc, required=integer_data)
+    signed = _get_int(ds, path, "PixelRepresentation", default=None if integer_data else 0, required=integer_data) == 1
+    frames = _get_int(ds, path, "NumberOfFrames", default=1) or 1
     ts_name = getattr(tsuid, "name", str(tsuid))
     try:
         arr = pydicom.pixels.pixel_array(ds, index=0 if frames > 1 else None)
@@ -407,7 +421,7 @@ def load_dicom(path: Path) -> Source:
         msg = str(e).splitlines()[0]
         if "plugins" in msg and "Unable to decompress" in msg:
             raise reject(path, f"(0002,0010) Transfer Syntax '{ts_name}' has no installed decoder") from None
-        detail = " ".join(str(e).split())[:160]
+        detail = " ".join(str(e).split()[-12:])
         raise reject(path, f"(7FE0,0010) Pixel Data cannot be decoded as '{ts_name}' ({detail})") from None
     except NotImplementedError as e:
         raise reject(path, f"(0002,0010) Transfer Syntax '{ts_name}' is not supported ({e})") from None
@@ -430,7 +444,8 @@ def load_dicom(path: Path) -> Source:
         bits_stored = 8 * arr.dtype.itemsize
     if arr.ndim == 3:
         arr = luma_like(arr)
-        decision["colour"] = f"{photometric} -> RGB -> luma (BT.601)"
+        via = "" if photometric in ("RGB", "PALETTE COLOR") else " -> RGB"
+        decision["colour"] = f"{photometric}{via} -> luma (BT.601)"
         display_ready = True
     elif photometric not in ("MONOCHROME1", "MONOCHROME2", "PALETTE COLOR"):
         raise reject(path, f"(0028,0004) Photometric Interpretation '{photometric}' is not supported")
@@ -483,7 +498,7 @@ def file_voi(src: Source, path: Path) -> tuple[Voi, str, dict[str, Any]] | None:
         return None
     seq = _get(ds, path, "VOILUTSequence")
     if seq:
-        lut = read_lut(ds, seq[0], path, "(0028,3010) VOI LUT Sequence", False)
+        lut = read_lut(ds, seq[0], path, "(0028,3010) VOI LUT Sequence", src.signed)
         return lut, f"voi_lut_sequence[0] (1 of {len(seq)})", {"voi_output_range": [0, 2**lut.bits - 1]}
     c = _first_number(ds, path, "WindowCenter")
     w = _first_number(ds, path, "WindowWidth")

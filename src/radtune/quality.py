@@ -6,7 +6,8 @@ detector can store (2**BitsStored values; 8-bit image files: 0..255), and the re
 
 Components (each in [0, 1]):
 
-* ``exposure`` = range * clipping. range: spread p1..p99 of the stored values as a fraction
+* ``exposure`` = range * clipping. range: spread p1..p99 of the stored values (min/max bins
+  holding > 2% of the pixels -- constant border, collimation -- excluded) as a fraction
   of the detector range, ramped linearly from SPREAD_BAD (0) to SPREAD_GOOD (1).
   clipping: fraction of pixels at the detector floor/ceiling; no penalty up to CLIP_OK,
   0 at CLIP_OK + CLIP_SPAN (a large direct-exposure/saturated area is normal).
@@ -26,11 +27,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from radtune.pixels import drop_border_bins
+
 WEIGHTS = {"exposure": 0.35, "noise": 0.25, "contrast": 0.2, "sharpness": 0.2}
 SPREAD_BAD, SPREAD_GOOD = 0.04, 0.25
 CLIP_OK, CLIP_SPAN = 0.30, 0.40
 CV_GOOD = 0.30
-LAPLACIAN_SCALE = 40.0
+LAPLACIAN_SCALE = 25.0
 NOISE_OK, NOISE_SPAN = 0.04, 0.20
 # Immerkaer's kernel: difference of two Laplacians, blind to planes and ramps
 _IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float64)
@@ -48,13 +51,15 @@ def _percentile(values: np.ndarray, counts: np.ndarray, p: float) -> float:
 
 
 def exposure_measures(values: np.ndarray, counts: np.ndarray, detector_range: tuple[float, float]) -> dict[str, float]:
-    """spread (p1..p99 / detector range) and clipped (fraction at floor or ceiling)."""
+    """spread (p1..p99 / detector range, constant border bins excluded as in the auto
+    window) and clipped (fraction of all pixels at the detector floor or ceiling)."""
     order = np.argsort(values, kind="stable")
     v, c = np.asarray(values, dtype=np.float64)[order], np.asarray(counts, dtype=np.float64)[order]
     lo, hi = detector_range
     span = max(hi - lo, 1e-12)
-    spread = (_percentile(v, c, 99.0) - _percentile(v, c, 1.0)) / span
     clipped = float(c[(v <= lo) | (v >= hi)].sum() / c.sum())
+    v, c, _ = drop_border_bins(v, c)
+    spread = (_percentile(v, c, 99.0) - _percentile(v, c, 1.0)) / span
     return {"spread": float(np.clip(spread, 0.0, 1.0)), "clipped": clipped}
 
 
