@@ -9,30 +9,36 @@ from radtune.augment import SPLITS, annotations, lay_out, processing_log
 from radtune.io import read_json, write_json
 from radtune.params import load_params
 from radtune.records import read_records
-from radtune.stagelog import stage_log
+from radtune.stagelog import run, stage_log
 from radtune.stats import age_histogram, dataset_metrics, fracture_types
 
-ap = argparse.ArgumentParser(description=__doc__)
-ap.add_argument("--records", type=Path, required=True, help="stratify's records (JSON)")
-ap.add_argument("--images", type=Path, required=True, help="normalize's image folder")
-ap.add_argument("--leakage-report", type=Path, required=True)
-ap.add_argument("--data-dir", type=Path, required=True, help="root of processed/ and the image paths")
-ap.add_argument("--annotations", type=Path, required=True)
-ap.add_argument("--log", type=Path, required=True, help="processing_log.json")
-ap.add_argument("--metrics", type=Path, required=True)
-ap.add_argument("--plots", type=Path, required=True)
-args = ap.parse_args()
 
-if not read_json(args.leakage_report)["passed"]:
-    sys.exit("augment: the leakage report did not pass; fix the leak first")
-p = load_params()
-with stage_log("augment") as records:
-    records += read_records(args.records)
-    images = lay_out(records, args.images, args.data_dir, p.dataset.augment, p.seed, p.dataset.normalize.jpeg_quality)
-    for split in SPLITS:
-        write_json(args.annotations / f"{split}_annotations.json", annotations(images, split))
-    log = processing_log(records)
-    write_json(args.log, log)
-    write_json(args.metrics, dataset_metrics(images, log))
-    write_json(args.plots / "age_histogram.json", age_histogram(images))
-    write_json(args.plots / "fracture_types.json", fracture_types(images))
+def main() -> int | None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--records", type=Path, required=True, help="stratify's records (JSON)")
+    ap.add_argument("--images", type=Path, required=True, help="normalize's image folder")
+    ap.add_argument("--leakage-report", type=Path, required=True)
+    ap.add_argument("--data-dir", type=Path, required=True, help="root of processed/ and the image paths")
+    ap.add_argument("--annotations", type=Path, required=True)
+    ap.add_argument("--log", type=Path, required=True, help="processing_log.json")
+    ap.add_argument("--metrics", type=Path, required=True)
+    ap.add_argument("--plots", type=Path, required=True)
+    args = ap.parse_args()
+
+    if not read_json(args.leakage_report)["passed"]:
+        return "augment: the leakage report did not pass; fix the leak first"
+    p = load_params()
+    with stage_log("augment") as records:
+        records += read_records(args.records)
+        images = lay_out(records, args.images, args.data_dir, p.dataset.augment, p.seed, p.dataset.normalize.jpeg_quality)
+        for split in SPLITS:
+            write_json(args.annotations / f"{split}_annotations.json", annotations(images, split))
+        log = processing_log(records)
+        write_json(args.log, log)
+        write_json(args.metrics, dataset_metrics(images, log))
+        write_json(args.plots / "age_histogram.json", age_histogram(images))
+        write_json(args.plots / "fracture_types.json", fracture_types(images))
+
+
+if __name__ == "__main__":
+    run(main)

@@ -6,9 +6,12 @@ the same pixels in two splits; near duplicates by perceptual hash in two splits.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from itertools import combinations
 
-from radtune.fingerprint import hamming_matrix
+import numpy as np
+
+from radtune.fingerprint import correlation, hamming_matrix
 from radtune.records import Record, ok
 
 SPLITS = ("train", "val", "test")
@@ -37,31 +40,40 @@ def exact_duplicates(records: list[Record]) -> list[dict]:
     ]
 
 
-def near_duplicates(records: list[Record], max_distance: int) -> list[dict]:
+def near_duplicates(records: list[Record], max_distance: int, min_correlation: float,
+                    load: Callable[[str], np.ndarray]) -> list[dict]:
     """Pairs in different splits whose perceptual hashes differ in <= max_distance bits
-    (exact pixel duplicates are reported by exact_duplicates, not again here)."""
+    and whose pixels (`load(image_id)`) correlate >= min_correlation; the second test keeps
+    different radiographs of similar anatomy from counting. Exact pixel duplicates are
+    reported by exact_duplicates, not again here."""
     by_split = {s: sorted((r for r in records if r["split"] == s), key=lambda r: r["image_id"]) for s in SPLITS}
     pairs = []
     for a, b in combinations(SPLITS, 2):
         ra, rb = by_split[a], by_split[b]
         dist = hamming_matrix([r["phash"] for r in ra], [r["phash"] for r in rb])
         for i, j in zip(*(dist <= max_distance).nonzero()):
-            if ra[i]["pixel_sha256"] != rb[j]["pixel_sha256"]:
+            if ra[i]["pixel_sha256"] == rb[j]["pixel_sha256"]:
+                continue
+            corr = correlation(load(ra[i]["image_id"]), load(rb[j]["image_id"]))
+            if corr >= min_correlation:
                 pairs.append({"splits": [a, b], "image_ids": [ra[i]["image_id"], rb[j]["image_id"]],
-                              "patient_ids": [ra[i]["patient_id"], rb[j]["patient_id"]], "distance": int(dist[i, j])})
+                              "patient_ids": [ra[i]["patient_id"], rb[j]["patient_id"]], "distance": int(dist[i, j]),
+                              "correlation": round(corr, 4)})
     return pairs
 
 
-def leakage_report(records: list[Record], max_distance: int) -> dict:
+def leakage_report(records: list[Record], max_distance: int, min_correlation: float,
+                   load: Callable[[str], np.ndarray]) -> dict:
     kept = ok(records)
     report = {
         "images": len(kept),
         "per_split": {s: sum(r["split"] == s for r in kept) for s in SPLITS},
         "patients": len({r["patient_id"] for r in kept}),
         "phash_max_distance": max_distance,
+        "near_duplicate_min_correlation": min_correlation,
         "patient_overlap": patient_overlap(kept),
         "exact_duplicates": exact_duplicates(kept),
-        "near_duplicates": near_duplicates(kept, max_distance),
+        "near_duplicates": near_duplicates(kept, max_distance, min_correlation, load),
     }
     report["passed"] = not (report["patient_overlap"] or report["exact_duplicates"] or report["near_duplicates"])
     return report
@@ -73,7 +85,7 @@ def leak_messages(report: dict) -> list[str]:
              for p in report["patient_overlap"]]
     lines += [f"identical pixels in {' and '.join(d['splits'])}: images {', '.join(d['image_ids'])}"
               for d in report["exact_duplicates"]]
-    lines += [f"near-duplicate images (phash distance {d['distance']}) in {d['splits'][0]} and {d['splits'][1]}: "
+    lines += [f"near-duplicate images (phash distance {d['distance']}, correlation {d['correlation']}) in {d['splits'][0]} and {d['splits'][1]}: "
               f"{d['image_ids'][0]} (patient {d['patient_ids'][0]}), {d['image_ids'][1]} (patient {d['patient_ids'][1]})"
               for d in report["near_duplicates"]]
     return lines

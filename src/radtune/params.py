@@ -66,6 +66,7 @@ _RULES: dict[str, tuple[tuple[type, ...], Any, str]] = {
     "dataset.stratify.quality_threshold": ((int, float), lambda v: 0 <= v <= 1, "a number in [0, 1]"),
     "dataset.augment.multiplier": ((int,), lambda v: v >= 1, "an integer >= 1"),
     "dataset.leakage.phash_max_distance": ((int,), lambda v: 0 <= v <= 64, "an integer in 0..64"),
+    "dataset.leakage.near_duplicate_min_correlation": ((int, float), lambda v: -1 <= v <= 1, "a number in [-1, 1]"),
 }
 
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from radtune.errors import ConfigError, InputRejected
 from radtune.records import Record, is_ok, summary
 
 
 def report_rejections(stage: str, records: list[Record]) -> None:
     for r in records:
         if not is_ok(r) and r["stage"] == stage:
-            print(f"{stage}: rejected {r['source']}: {r['reason']}", file=sys.stderr)
+            print(f"{stage}: rejected: {r['reason']}", file=sys.stderr)
 
 
 def summary_line(stage: str, records: list[Record], seconds: float) -> str:
@@ -33,3 +34,11 @@ def stage_log(stage: str) -> Iterator[list[Record]]:
     yield out
     report_rejections(stage, out)
     print(summary_line(stage, out, time.perf_counter() - started), flush=True)
+
+
+def run(main: Callable[[], int | None]) -> None:
+    """Run a stage script's main(); a broken config or input ends it with one line."""
+    try:
+        sys.exit(main() or 0)
+    except (ConfigError, InputRejected) as e:
+        sys.exit(f"error: {e}")
