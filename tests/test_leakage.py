@@ -1,6 +1,6 @@
 import numpy as np
 
-from radtune.fingerprint import hamming, hamming_matrix, phash, pixel_sha256
+from radtune.fingerprint import hamming, hamming_matrix, phash, pixel_sha256, thumbnail
 from radtune.leakage import leak_messages, leakage_report
 
 
@@ -13,15 +13,15 @@ def _image(seed):
     return img
 
 
-IMAGES: dict[str, np.ndarray] = {}
+THUMBS: dict[str, np.ndarray] = {}
 
 
 def _report(recs):
-    return leakage_report(recs, 4, 0.98, load=IMAGES.__getitem__)
+    return leakage_report(recs, 4, 0.98, THUMBS)
 
 
 def _rec(i, split, patient, img):
-    IMAGES[f"img{i}"] = img
+    THUMBS[f"img{i}"] = thumbnail(img)
     return {"source": f"{i}.dcm", "status": "ok", "image_id": f"img{i}", "patient_id": patient, "split": split,
             "pixel_sha256": pixel_sha256(img), "phash": phash(img)}
 
@@ -66,5 +66,5 @@ def test_similar_anatomy_with_close_phash_is_not_a_duplicate():
     b = a.copy()
     b[40:90, 40:90] = 255 - b[40:90, 40:90]  # same layout, different content in a region
     recs = [_rec(10, "train", "P1", a), _rec(11, "test", "P2", b)]
-    report = leakage_report(recs, 64, 0.98, load=IMAGES.__getitem__)
+    report = leakage_report(recs, 64, 0.98, THUMBS)
     assert report["near_duplicates"] == [] and report["passed"]

@@ -43,14 +43,15 @@ THUMBNAIL_SIZE = 64
 
 
 def thumbnail(image: np.ndarray) -> np.ndarray:
-    return cv2.resize(image, (THUMBNAIL_SIZE, THUMBNAIL_SIZE), interpolation=cv2.INTER_AREA).astype(np.float64).ravel()
+    """64x64 area-averaged copy (uint8), enough to compare two images' pixels."""
+    return cv2.resize(image, (THUMBNAIL_SIZE, THUMBNAIL_SIZE), interpolation=cv2.INTER_AREA)
 
 
-def correlation(a: np.ndarray, b: np.ndarray) -> float:
-    """Pearson correlation of two images' 64x64 thumbnails: ~1 for the same picture after
-    resizing, re-encoding, brightness/contrast changes or mild noise; well below for two
-    different radiographs of similar anatomy."""
-    ta, tb = thumbnail(a), thumbnail(b)
-    if ta.std() == 0 or tb.std() == 0:
-        return float(np.array_equal(ta, tb))
-    return float(np.corrcoef(ta, tb)[0, 1])
+def correlation(thumb_a: np.ndarray, thumb_b: np.ndarray) -> float:
+    """Pearson correlation of two thumbnails: ~1 for the same picture after resizing,
+    re-encoding, brightness/contrast changes or mild noise; well below for two different
+    radiographs of similar anatomy."""
+    a, b = thumb_a.astype(np.float64).ravel(), thumb_b.astype(np.float64).ravel()
+    if a.std() == 0 or b.std() == 0:
+        return float(np.array_equal(a, b))
+    return float(np.corrcoef(a, b)[0, 1])

@@ -1,17 +1,22 @@
 """The leakage-check stage's library: nothing of the test or val set may be seen in training.
 
-Checks, over the images that made it into a split: a patient (pseudonym) in two splits;
-the same pixels in two splits; near duplicates by perceptual hash in two splits."""
+It checks the published dataset (after augmentation, so an augmented copy is checked
+too): a patient (pseudonym) in two splits; the same pixels in two splits; near
+duplicates (perceptual hash, confirmed by pixel correlation) in two splits."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Mapping
 from itertools import combinations
+from pathlib import Path
 
+import cv2
 import numpy as np
+from tqdm import tqdm
 
-from radtune.fingerprint import correlation, hamming_matrix
+from radtune.errors import ConfigError
+from radtune.fingerprint import correlation, hamming_matrix, phash, pixel_sha256, thumbnail
 from radtune.records import Record, ok
 
 SPLITS = ("train", "val", "test")
@@ -40,10 +45,23 @@ def exact_duplicates(records: list[Record]) -> list[dict]:
     ]
 
 
+def fingerprint(annotations: list[Record], data_dir: Path) -> tuple[list[Record], dict[str, np.ndarray]]:
+    """The annotation records with pixel_sha256 and phash of their image, and the images'
+    thumbnails by image_id. An image that cannot be read is a ConfigError naming it."""
+    records, thumbs = [], {}
+    for r in tqdm(annotations, desc="leakage-check", unit="img"):
+        image = cv2.imread(str(data_dir / r["image_path"]), cv2.IMREAD_GRAYSCALE)
+        if image is None:
+            raise ConfigError(f"{data_dir / r['image_path']}: image listed in the annotations cannot be read")
+        records.append({**r, "status": "ok", "pixel_sha256": pixel_sha256(image), "phash": phash(image)})
+        thumbs[r["image_id"]] = thumbnail(image)
+    return records, thumbs
+
+
 def near_duplicates(records: list[Record], max_distance: int, min_correlation: float,
-                    load: Callable[[str], np.ndarray]) -> list[dict]:
+                    thumbs: Mapping[str, np.ndarray]) -> list[dict]:
     """Pairs in different splits whose perceptual hashes differ in <= max_distance bits
-    and whose pixels (`load(image_id)`) correlate >= min_correlation; the second test keeps
+    and whose thumbnails correlate >= min_correlation; the second test keeps
     different radiographs of similar anatomy from counting. Exact pixel duplicates are
     reported by exact_duplicates, not again here."""
     by_split = {s: sorted((r for r in records if r["split"] == s), key=lambda r: r["image_id"]) for s in SPLITS}
@@ -54,7 +72,7 @@ def near_duplicates(records: list[Record], max_distance: int, min_correlation: f
         for i, j in zip(*(dist <= max_distance).nonzero()):
             if ra[i]["pixel_sha256"] == rb[j]["pixel_sha256"]:
                 continue
-            corr = correlation(load(ra[i]["image_id"]), load(rb[j]["image_id"]))
+            corr = correlation(thumbs[ra[i]["image_id"]], thumbs[rb[j]["image_id"]])
             if corr >= min_correlation:
                 pairs.append({"splits": [a, b], "image_ids": [ra[i]["image_id"], rb[j]["image_id"]],
                               "patient_ids": [ra[i]["patient_id"], rb[j]["patient_id"]], "distance": int(dist[i, j]),
@@ -63,7 +81,7 @@ def near_duplicates(records: list[Record], max_distance: int, min_correlation: f
 
 
 def leakage_report(records: list[Record], max_distance: int, min_correlation: float,
-                   load: Callable[[str], np.ndarray]) -> dict:
+                   thumbs: Mapping[str, np.ndarray]) -> dict:
     kept = ok(records)
     report = {
         "images": len(kept),
@@ -73,7 +91,7 @@ def leakage_report(records: list[Record], max_distance: int, min_correlation: fl
         "near_duplicate_min_correlation": min_correlation,
         "patient_overlap": patient_overlap(kept),
         "exact_duplicates": exact_duplicates(kept),
-        "near_duplicates": near_duplicates(kept, max_distance, min_correlation, load),
+        "near_duplicates": near_duplicates(kept, max_distance, min_correlation, thumbs),
     }
     report["passed"] = not (report["patient_overlap"] or report["exact_duplicates"] or report["near_duplicates"])
     return report

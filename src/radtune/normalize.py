@@ -15,7 +15,6 @@ from pathlib import Path
 from tqdm import tqdm
 
 from radtune.errors import InputRejected
-from radtune.fingerprint import phash, pixel_sha256
 from radtune.io import write_bytes_atomic
 from radtune.labels import age_months_from_header
 from radtune.pseudonym import pseudonym
@@ -90,8 +89,6 @@ def normalize_one(path: Path, raw_dir: Path, image_dir: Path, s: NormalizeSettin
         "source_shape": list(r.source_shape),
         "quality_score": r.quality["score"],
         "quality": r.quality["components"],
-        "pixel_sha256": pixel_sha256(r.image),
-        "phash": phash(r.image),
     }
 
 

@@ -8,7 +8,7 @@ Fields, by the stage that sets them:
   normalize  source (path relative to the raw folder), source_sha256, source_split (train/
              val/test folder or null), status, stage, reason, image_id, patient_id
              (keyed-hash pseudonym), header_sex, header_age_months, modality, body_part,
-             view, decision, padding, scale, source_shape, quality_score, quality, pixel_sha256
+             view, decision, padding, scale, source_shape, quality_score, quality
   annotate   age_months, sex, fracture, fracture_type, location, bone_age_months,
              clinical_context, label_source, label_flags
   stratify   split
