@@ -1,39 +1,63 @@
-"""augment: the seed's final layout (processed/<split>/, annotations/<split>_annotations.json,
-processing_log.json) with seeded train-only augmentation, plus dataset metrics and plots."""
+"""augment: the final layout with seeded train-only augmentation, plus dataset metrics and
+plot data. pedirad: processed/<split>/, annotations/<split>_annotations.json,
+processing_log.json (radtune.augment). ct_coco: 6class_coco/ (bbox-aware 3x train),
+4class_coco/ (relative symlinks), metadata/ (analysis + CSV export)."""
 
 import argparse
+import shutil
 from pathlib import Path
 
-from radtune.augment import SPLITS, annotations, lay_out, processing_log
 from radtune.io import write_json
 from radtune.params import load_params
-from radtune.records import read_records
-from radtune.stagelog import run, stage_log
-from radtune.stats import age_histogram, dataset_metrics, fracture_types
+from radtune.stagelog import run
+
+
+def write_plots(folder: Path, tables: dict[str, list[dict]]) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+    for name, rows in tables.items():
+        write_json(folder / name, rows)
 
 
 def main() -> int | None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--records", type=Path, required=True, help="stratify's records (JSON)")
-    ap.add_argument("--images", type=Path, required=True, help="normalize's image folder")
-    ap.add_argument("--data-dir", type=Path, required=True, help="root of processed/ and the image paths")
-    ap.add_argument("--annotations", type=Path, required=True)
-    ap.add_argument("--log", type=Path, required=True, help="processing_log.json")
+    ap.add_argument("--normalized", type=Path, required=True, help="normalize's output folder")
+    ap.add_argument("--split", type=Path, required=True, help="stratify's output")
+    ap.add_argument("--data-dir", type=Path, required=True, help="root that image paths are relative to")
+    ap.add_argument("--final", type=Path, nargs=3, required=True, help="the three final outputs (dataset.layout.final)")
     ap.add_argument("--metrics", type=Path, required=True)
-    ap.add_argument("--plots", type=Path, required=True)
+    ap.add_argument("--plots", type=Path, required=True, help="folder of plot data")
     args = ap.parse_args()
 
     p = load_params()
+    if p.dataset.kind == "ct_coco":
+        from radtune.ct import analysis
+        from radtune.ct.stages import stage_analysis, stage_augment, stage_subset
+
+        six, four, meta = args.final
+        stage_augment(p.dataset, splits_dir=args.split, normalized_dir=args.normalized, out_dir=six, seed=p.seed)
+        stage_subset(p.dataset, six_dir=six, out_dir=four)
+        result = stage_analysis(p.dataset, six_dir=six, four_dir=four, out_dir=meta)
+        write_json(args.metrics, analysis.dataset_metrics(result["6class"]))
+        write_plots(args.plots, analysis.plot_tables(result["6class"]))
+        return None
+
+    from radtune.augment import SPLITS, annotations, lay_out, processing_log
+    from radtune.records import read_records
+    from radtune.stagelog import stage_log
+    from radtune.stats import dataset_metrics, plot_tables
+
+    processed, annotations_dir, log_path = args.final
     with stage_log("augment") as records:
-        records += read_records(args.records)
-        images = lay_out(records, args.images, args.data_dir, p.dataset.augment, p.seed, p.dataset.normalize.jpeg_quality)
+        records += read_records(args.split)
+        images = lay_out(records, args.normalized / "images", processed, args.data_dir, p.dataset.augment, p.seed,
+                         p.dataset.normalize.jpeg_quality)
         for split in SPLITS:
-            write_json(args.annotations / f"{split}_annotations.json", annotations(images, split))
+            write_json(annotations_dir / f"{split}_annotations.json", annotations(images, split))
         log = processing_log(records)
-        write_json(args.log, log)
+        write_json(log_path, log)
         write_json(args.metrics, dataset_metrics(images, log))
-        write_json(args.plots / "age_histogram.json", age_histogram(images))
-        write_json(args.plots / "fracture_types.json", fracture_types(images))
+        write_plots(args.plots, plot_tables(images))
+    return None
 
 
 if __name__ == "__main__":

@@ -49,7 +49,8 @@ def test_stage_fails_before_work_on_broken_params(tmp_path):
     cfg = OmegaConf.to_container(compose(conf_dir=ROOT / "conf"))
     cfg["dataset"]["normalize"]["jpeg_quality"] = 500
     (tmp_path / "params.yaml").write_text(OmegaConf.to_yaml(cfg))
-    r = subprocess.run([sys.executable, str(ROOT / "stages" / "stratify.py"), "--records", "x", "--out", "y",
-                        "--quality-report", "z"], cwd=tmp_path, capture_output=True, text=True)
+    r = subprocess.run([sys.executable, str(ROOT / "stages" / "stratify.py"), "--annotated", "x", "--out", "y",
+                        "--report", "z"], cwd=tmp_path, capture_output=True, text=True)
     assert r.returncode != 0 and "dataset.normalize.jpeg_quality" in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "y").exists()

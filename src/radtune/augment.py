@@ -43,15 +43,16 @@ def augment_image(image: np.ndarray, transform: A.Compose, seed: int) -> np.ndar
     return transform(image=image)["image"]
 
 
-def image_path(split: str, image_id: str) -> str:
-    return f"processed/{split}/{image_id}.jpg"
-
-
-def lay_out(records: list[Record], image_dir: Path, data_dir: Path, cfg: DictConfig, seed: int,
-            jpeg_quality: int) -> list[Record]:
-    """Write processed/<split>/ and return the records of every image written (ok records
-    get image_path; augmented copies are new records)."""
+def lay_out(records: list[Record], image_dir: Path, processed_dir: Path, data_dir: Path, cfg: DictConfig,
+            seed: int, jpeg_quality: int) -> list[Record]:
+    """Write <processed_dir>/<split>/ and return the records of every image written (ok
+    records get image_path, relative to data_dir; augmented copies are new records)."""
     transform = build_transform(cfg)
+    prefix = processed_dir.relative_to(data_dir).as_posix()
+
+    def image_path(split: str, image_id: str) -> str:
+        return f"{prefix}/{split}/{image_id}.jpg"
+
     out: list[Record] = []
     for r in sorted((r for r in records if is_ok(r)), key=lambda r: r["image_id"]):
         src = image_dir / f"{r['image_id']}.jpg"

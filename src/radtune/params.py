@@ -51,30 +51,56 @@ def get(cfg: DictConfig, key: str) -> Any:
 
 _MISSING = object()
 
-# key -> (accepted types, check, what to do)
-_RULES: dict[str, tuple[tuple[type, ...], Any, str]] = {
+KINDS = ("pedirad", "ct_coco")
+LAYOUT_SLOTS = ("fetched", "normalized", "annotated", "split", "split_report", "check_report")
+
+# key -> (accepted types, check, what it must be); common to every dataset kind
+_COMMON: dict[str, tuple[tuple[type, ...], Any, str]] = {
     "seed": ((int,), lambda v: v >= 0, "an integer >= 0"),
     "jobs": ((int,), lambda v: v >= 1, "an integer >= 1"),
     "dataset.name": ((str,), bool, "a non-empty name"),
+    "dataset.kind": ((str,), lambda v: v in KINDS, " | ".join(KINDS)),
     "dataset.raw_dir": ((str,), bool, "a path"),
     "dataset.data_dir": ((str,), bool, "a path"),
     "dataset.model_dir": ((str,), bool, "a path"),
-    "dataset.normalize.size": ((int,), lambda v: v >= 0, "an integer >= 0 (0 keeps native size)"),
-    "dataset.normalize.window": ((str,), bool, "file | auto | minmax | bone | brain | subdural | C,W"),
-    "dataset.normalize.jpeg_quality": ((int,), lambda v: 1 <= v <= 100, "an integer in 1..100"),
-    "dataset.stratify.mode": ((str,), lambda v: v in ("keep", "stratified"), "keep or stratified"),
-    "dataset.stratify.quality_threshold": ((int, float), lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+    **{f"dataset.layout.{k}": ((str,), bool, "a path relative to dataset.data_dir") for k in LAYOUT_SLOTS},
     "dataset.augment.multiplier": ((int,), lambda v: v >= 1, "an integer >= 1"),
-    "dataset.leakage.phash_max_distance": ((int,), lambda v: 0 <= v <= 64, "an integer in 0..64"),
-    "dataset.leakage.near_duplicate_min_correlation": ((int, float), lambda v: -1 <= v <= 1, "a number in [-1, 1]"),
+}
+_BY_KIND: dict[str, dict[str, tuple[tuple[type, ...], Any, str]]] = {
+    "pedirad": {
+        "dataset.normalize.size": ((int,), lambda v: v >= 0, "an integer >= 0 (0 keeps native size)"),
+        "dataset.normalize.window": ((str,), bool, "file | auto | minmax | bone | brain | subdural | C,W"),
+        "dataset.normalize.jpeg_quality": ((int,), lambda v: 1 <= v <= 100, "an integer in 1..100"),
+        "dataset.stratify.mode": ((str,), lambda v: v in ("keep", "stratified"), "keep or stratified"),
+        "dataset.stratify.quality_threshold": ((int, float), lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+        "dataset.leakage.phash_max_distance": ((int,), lambda v: 0 <= v <= 64, "an integer in 0..64"),
+        "dataset.leakage.near_duplicate_min_correlation": ((int, float), lambda v: -1 <= v <= 1, "a number in [-1, 1]"),
+    },
+    "ct_coco": {
+        "dataset.normalize.mode": ((str,), lambda v: v in ("gray", "rgb3"), "gray or rgb3"),
+        "dataset.normalize.window": ((str,), bool, "file | auto | minmax | bone | brain | subdural | C,W"),
+        "dataset.normalize.size": ((int,), lambda v: v >= 0, "an integer >= 0 (0 keeps native size)"),
+        "dataset.fetch.bucket": ((str,), bool, "an S3 bucket name"),
+        "dataset.stratify.balance_target": ((int, float), lambda v: 0 <= v < 1, "a number in [0, 1)"),
+        "dataset.leakage.balance_tolerance": ((int, float), lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+    },
 }
 
 
-def validate(cfg: DictConfig) -> None:
-    for key, (types, check, what) in _RULES.items():
+def _check(cfg: DictConfig, rules: dict[str, tuple[tuple[type, ...], Any, str]]) -> None:
+    for key, (types, check, what) in rules.items():
         value = get(cfg, key)
         if isinstance(value, bool) or not isinstance(value, types) or not check(value):
             raise ConfigError(f"params: '{key}' must be {what}, got {value!r}")
+
+
+def validate(cfg: DictConfig) -> None:
+    """Every key the stages read, checked before any work; the error names the key."""
+    _check(cfg, _COMMON)
+    _check(cfg, _BY_KIND[cfg.dataset.kind])
+    final = get(cfg, "dataset.layout.final")
+    if not (OmegaConf.is_list(final) and len(final) == 3 and all(isinstance(x, str) and x for x in final)):
+        raise ConfigError(f"params: 'dataset.layout.final' must be a list of 3 paths, got {final!r}")
     ratios = get(cfg, "dataset.stratify.ratios")
     names = list(ratios.keys()) if isinstance(ratios, DictConfig) else []
     if sorted(names) != ["test", "train", "val"]:

@@ -41,17 +41,17 @@ def dataset_metrics(images: list[Record], log: dict) -> dict:
     }
 
 
-def age_histogram(images: list[Record], max_age: int = 156) -> list[dict]:
-    """Rows {age_bin, split, count}, one per 12-month bin and split (original images)."""
+def plot_tables(images: list[Record], max_age: int = 156) -> dict[str, list[dict]]:
+    """DVC plot data, one file per distribution and split, rows {category, count}: the
+    age histogram (12-month bins) and the fracture types, over original images."""
+    originals = [r for r in images if not r.get("augmented_from")]
     edges = range(0, max_age, AGE_HISTOGRAM_STEP)
-    counts = Counter((min(int(r["age_months"]) // AGE_HISTOGRAM_STEP, len(edges) - 1), r["split"])
-                     for r in images if not r.get("augmented_from"))
-    return [{"age_bin": f"{lo:03d}-{lo + AGE_HISTOGRAM_STEP - 1:03d} mo", "split": s, "count": counts[(i, s)]}
-            for i, lo in enumerate(edges) for s in SPLITS]
-
-
-def fracture_types(images: list[Record]) -> list[dict]:
-    """Rows {fracture_type, split, count} (original images)."""
-    counts = Counter((r["fracture_type"], r["split"]) for r in images if not r.get("augmented_from"))
-    return [{"fracture_type": t, "split": s, "count": counts[(t, s)]}
-            for t in (NO_FRACTURE, *FRACTURE_TYPES) for s in SPLITS]
+    tables = {}
+    for s in SPLITS:
+        part = [r for r in originals if r["split"] == s]
+        ages = Counter(min(int(r["age_months"]) // AGE_HISTOGRAM_STEP, len(edges) - 1) for r in part)
+        types = Counter(r["fracture_type"] for r in part)
+        tables[f"age_months_{s}.json"] = [{"category": f"{lo:03d}-{lo + AGE_HISTOGRAM_STEP - 1:03d}", "count": ages[i]}
+                                          for i, lo in enumerate(edges)]
+        tables[f"fracture_type_{s}.json"] = [{"category": t, "count": types[t]} for t in (NO_FRACTURE, *FRACTURE_TYPES)]
+    return tables

@@ -1,0 +1,184 @@
+"""The ct_v4 data stages end to end on a small synthetic set (local S3 server included)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+
+from _ct_fixture import ct_config
+from radtune.ct import SPLIT_DIRS, SPLITS, stages
+from radtune.ct.normalize import normalize_one, read_png
+from radtune.ct.targets import dataset_targets
+from radtune.ct.validate import exit_code, validate
+from radtune.pseudonym import pseudonym, resolve_key
+from radtune.render import render_file
+from radtune.synth import generate
+
+SEED = 42
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("ctpipe")
+    raw, d = root / "raw", root / "data"
+    generate("ct_v4", raw, n=300, seed=11)
+    cfg = ct_config()
+    out = {"raw": raw, "d": d, "cfg": cfg}
+    out["fetch"] = stages.stage_fetch(cfg, raw_dir=raw, out_dir=d / "fetched")
+    out["normalize"] = stages.stage_normalize(cfg, raw_dir=raw, fetched_dir=d / "fetched", out_dir=d / "normalized")
+    out["annotate"] = stages.stage_annotate(cfg, raw_dir=raw, normalized_dir=d / "normalized", fetched_dir=d / "fetched",
+                                            out_dir=d / "annotated")
+    out["stratify"] = stages.stage_stratify(cfg, annotated_dir=d / "annotated", out_dir=d / "splits", seed=SEED)
+    out["augment"] = stages.stage_augment(cfg, splits_dir=d / "splits", normalized_dir=d / "normalized",
+                                          out_dir=d / "6class_coco", seed=SEED)
+    out["subset"] = stages.stage_subset(cfg, six_dir=d / "6class_coco", out_dir=d / "4class_coco")
+    out["report"] = stages.stage_leakage_check(cfg, six_dir=d / "6class_coco", four_dir=d / "4class_coco",
+                                               report_path=d / "validation_report.json")
+    out["analysis"] = stages.stage_analysis(cfg, six_dir=d / "6class_coco", four_dir=d / "4class_coco",
+                                            out_dir=d / "metadata")
+    return out
+
+
+def digest(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def split_docs(root: Path) -> dict[str, dict]:
+    return {s: json.loads((root / SPLIT_DIRS[s] / "_annotations.coco.json").read_text()) for s in SPLITS}
+
+
+def test_all_eight_checks_pass(run: dict) -> None:
+    report = run["report"]
+    assert [c["id"] for c in report["checks"]] == list(range(1, 9))
+    assert report["passed"], [c for c in report["checks"] if not c["passed"]]
+    assert exit_code(report) == 0
+    assert json.loads((run["d"] / "validation_report.json").read_text()) == report
+
+
+def test_counts_add_up(run: dict) -> None:
+    raw_files = sum(1 for src in ("v3/images", "roboflow/images") for p in (run["raw"] / src).rglob("*") if p.is_file())
+    assert run["normalize"]["inputs"] == raw_files + run["fetch"]["succeeded"]
+    a = run["annotate"]
+    assert a["images_in"] == a["images_kept"] + a["images_dropped"]
+    assert a["annotations_in"] == a["annotations_kept"] + a["annotations_dropped"]
+    assert a["images_dropped"] == 1 and a["boxes_clipped"] >= 1
+    st = run["stratify"]
+    pool_used = sum(st["distributed"].values())
+    assert pool_used + len(st["unused"]) == st["pool"]["available"]
+    merged = json.loads((run["d"] / "annotated/merged.coco.json").read_text())
+    assert sum(st["before"][s]["images"] for s in SPLITS) == len(merged["images"])
+    six = split_docs(run["d"] / "6class_coco")
+    assert len(six["train"]["images"]) == 3 * st["after"]["train"]["images"]
+    assert [len(six[s]["images"]) for s in ("val", "test")] == [st["after"][s]["images"] for s in ("val", "test")]
+    assert [im["id"] for im in six["train"]["images"]][:3] == [1, 2, 3]
+    assert min(a["id"] for a in six["train"]["annotations"]) == 1
+
+
+def test_shared_patient_lands_in_one_split(run: dict) -> None:
+    def pids(folder: Path) -> set[str]:
+        return {pydicom.dcmread(p, stop_before_pixels=True).PatientID for p in folder.rglob("*.dcm")}
+
+    (shared,) = pids(run["raw"] / "v3/images") & pids(run["raw"] / "roboflow/images")
+    pseudo = pseudonym(shared, resolve_key(run["cfg"].pseudonym))
+    merged = json.loads((run["d"] / "annotated/merged.coco.json").read_text())
+    assert {im["origin"] for im in merged["images"] if im["patient_id"] == pseudo} == {"v3", "roboflow"}
+    six = split_docs(run["d"] / "6class_coco")
+    assert sum(any(im["patient_id"] == pseudo for im in six[s]["images"]) for s in SPLITS) == 1
+
+
+def test_no_phi_in_outputs(run: dict) -> None:
+    phi: set[str] = set()
+    for p in run["raw"].rglob("*.dcm"):
+        try:
+            ds = pydicom.dcmread(p, stop_before_pixels=True)
+        except pydicom.errors.InvalidDicomError:
+            continue
+        phi |= {str(ds.PatientID), str(ds.PatientName), str(ds.AccessionNumber), str(ds.StudyInstanceUID),
+                str(ds.PatientBirthDate), p.stem if len(p.stem) >= 8 else ""}  # bucket stems are "1", "2"...
+    phi.discard("")
+    d = run["d"]
+    outputs = [*d.glob("annotated/*.json"), *d.glob("splits/*.json"), *d.glob("*class_coco/*/_annotations.coco.json"),
+               *d.glob("metadata/*"), d / "validation_report.json"]
+    assert len(outputs) > 10
+    for path in outputs:
+        text = path.read_text()
+        leaked = [v for v in phi if v in text]
+        assert not leaked, (path, leaked[:3])
+
+
+def test_four_class_links_and_filter(run: dict) -> None:
+    four = split_docs(run["d"] / "4class_coco")
+    assert [c["name"] for c in four["train"]["categories"]] == ["IPH", "IVH", "SAH", "SDH"]
+    link = run["d"] / "4class_coco/valid" / four["val"]["images"][0]["file_name"]
+    assert link.is_symlink() and os.readlink(link).startswith("../../6class_coco/valid/")
+    assert link.read_bytes() == (run["d"] / "6class_coco/valid" / link.name).read_bytes()
+
+
+def test_deterministic_rerun(run: dict, tmp_path: Path) -> None:
+    d, cfg = run["d"], run["cfg"]
+    stages.stage_stratify(cfg, annotated_dir=d / "annotated", out_dir=tmp_path / "splits", seed=SEED)
+    assert digest(tmp_path / "splits") == digest(d / "splits")
+    stages.stage_augment(cfg, splits_dir=d / "splits", normalized_dir=d / "normalized", out_dir=tmp_path / "six",
+                         seed=SEED)
+    assert digest(tmp_path / "six") == digest(d / "6class_coco")
+
+
+def test_augmented_boxes_follow_the_blood(run: dict) -> None:
+    """In augmented copies the boxes still sit on hyperdense (white in the brain window) blood."""
+    six = split_docs(run["d"] / "6class_coco")["train"]
+    by_img = {im["id"]: im for im in six["images"]}
+    scores = []
+    for a in six["annotations"][:400]:
+        im = by_img[a["image_id"]]
+        if not im["augmented_from"]:
+            continue
+        img = read_png(run["d"] / "6class_coco/train" / im["file_name"])
+        x, y, w, h = (int(round(v)) for v in a["bbox"])
+        scores.append((img[y : y + h, x : x + w] >= 200).mean() if w and h else 0)
+    assert len(scores) > 20 and np.median(scores) > 0.2
+
+
+def test_validation_fails_on_a_broken_image(run: dict, tmp_path: Path) -> None:
+    six = tmp_path / "six"
+    shutil.copytree(run["d"] / "6class_coco", six)
+    victim = next((six / "test").glob("*.png"))
+    victim.write_bytes(b"not a png")
+    report = validate(six, run["d"] / "4class_coco")
+    failed = [c["id"] for c in report["checks"] if not c["passed"]]
+    assert 4 in failed and exit_code(report) == 1
+
+
+def test_rgb3_normalize(run: dict, tmp_path: Path) -> None:
+    src = next((run["raw"] / "v3/images").glob("*.dcm"))
+    rec = normalize_one(src, "v3/x.dcm", tmp_path, mode="rgb3", window="brain", size=0, key="k")
+    img = read_png(tmp_path / f"{rec['image_id']}.png")
+    assert rec["status"] == "ok" and img.shape == (256, 256, 3)
+    for ch, w in enumerate(("brain", "subdural", "bone")):
+        assert np.array_equal(img[..., ch], render_file(src, window=w, size=0).image)
+
+
+def test_vlm_targets(run: dict) -> None:
+    rows = dataset_targets(run["d"] / "6class_coco", with_boxes=True)
+    six = split_docs(run["d"] / "6class_coco")
+    for s in SPLITS:
+        n_boxes = {im["file_name"]: 0 for im in six[s]["images"]}
+        for a in six[s]["annotations"]:
+            n_boxes[next(im["file_name"] for im in six[s]["images"] if im["id"] == a["image_id"])] += 1 if s == "test" else 0
+        assert len(rows[s]) == len(six[s]["images"])
+        for r in rows[s]:
+            t = r["target"]
+            assert list(t) == ["hemorrhage", "types", "boxes"]
+            assert t["hemorrhage"] == bool(t["types"]) == bool(t["boxes"])
+            assert t["types"] == sorted({b["type"] for b in t["boxes"]}, key=["EDH", "HC", "IPH", "IVH", "SAH", "SDH"].index)
+            if s == "test":
+                assert len(t["boxes"]) == n_boxes[r["file_name"]]
+    plain = dataset_targets(run["d"] / "6class_coco")["test"][0]["target"]
+    assert list(plain) == ["hemorrhage", "types"]
