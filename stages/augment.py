@@ -33,7 +33,7 @@ def main() -> int | None:
         from radtune.ct import analysis
         from radtune.ct.stages import stage_analysis, stage_augment, stage_subset
 
-        six, four, meta = args.final
+        six, meta, four = args.final
         stage_augment(p.dataset, splits_dir=args.split, normalized_dir=args.normalized, out_dir=six, seed=p.seed)
         stage_subset(p.dataset, six_dir=six, out_dir=four)
         result = stage_analysis(p.dataset, six_dir=six, four_dir=four, out_dir=meta)

@@ -23,7 +23,7 @@ def main() -> int | None:
         from radtune.ct import validate
         from radtune.ct.stages import stage_leakage_check
 
-        six, four, _ = args.final
+        six, _, four = args.final
         return validate.exit_code(stage_leakage_check(p.dataset, six_dir=six, four_dir=four, report_path=args.report))
 
     from radtune.leakage import SPLITS, fingerprint, leak_messages, leakage_report
