@@ -55,7 +55,7 @@ def repo(tmp_path_factory) -> Path:
     root = make_repo(tmp_path_factory.mktemp("pipe") / "repo", {"dataset.synth.n": N})
     generate("pedirad_8k", root / RAW, n=N, seed=0)
     _plant_phi(root / RAW)
-    dvc(["repro", "augment"], root)
+    dvc(["repro", "leakage-check"], root)
     return root
 
 
@@ -104,9 +104,9 @@ def test_no_phi_in_any_output(repo):
 
 @pytest.mark.xdist_group("pipeline")
 def test_second_repro_does_nothing(repo):
-    r = dvc(["repro", "augment"], repo)
+    r = dvc(["repro", "leakage-check"], repo)
     assert "Running stage" not in r.stdout, r.stdout
-    st = dvc(["status"], repo)
+    st = dvc(["status", "leakage-check"], repo)
     assert "changed" not in st.stdout
 
 
@@ -114,7 +114,7 @@ def test_second_repro_does_nothing(repo):
 def test_two_runs_from_scratch_are_byte_identical(repo, tmp_path):
     other = make_repo(tmp_path / "again", {"dataset.synth.n": N})
     shutil.copytree(repo / RAW, other / RAW)
-    dvc(["repro", "augment"], other)
+    dvc(["repro", "leakage-check"], other)
     assert tree_digest(other / DATA) == tree_digest(repo / DATA)
     assert tree_digest(other / "metrics") == tree_digest(repo / "metrics")
 
