@@ -1,0 +1,212 @@
+"""export-jsonl: the annotated splits as LoRA-ready JSONL, plus the dataset registry.
+
+One line per annotation record, sorted by image_id, in `<data_dir>/jsonl/<split>.jsonl`:
+
+  id          the record's image_id
+  image_path  the image, relative to the data folder (processed/<split>/<id>.jpg)
+  prompt      the task prompt: patient age and sex, the clinical context, the answer format
+  target      the structured answer as compact JSON (keys in a fixed order):
+              {"fracture":true,"fracture_type":"buckle","location":"distal_radius","bone_age_months":51}
+  messages    the same pair in the chat format every VLM processor understands:
+              user [{"type":"image"},{"type":"text","text":prompt}], assistant [{"type":"text","text":target}]
+
+Bone age is rounded to whole months in the target (Greulich-Pyle standards are far
+coarser than that); null stays null. The export is a pure function of the annotation
+files: same annotations => same bytes.
+
+The dataset registry (`<data_dir>/dataset_registry.yml`) records the provenance id
+(`pedirad-8k`), the record counts per split, the content hash of what was exported
+(sha256 over every JSONL file and every image it references) and the params that made it;
+the train stage copies id and hash into the adapter card."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from radtune.errors import InputRejected
+from radtune.io import read_json, write_text_atomic
+
+SPLITS = ("train", "val", "test")
+TARGET_KEYS = ("fracture", "fracture_type", "location", "bone_age_months")
+REQUIRED_FIELDS = ("image_id", "image_path", "fracture", "fracture_type", "location")
+
+INSTRUCTION = (
+    "Read this pediatric hand/wrist/forearm radiograph. Answer with JSON only, keys: "
+    "fracture (true/false), fracture_type, location, bone_age_months."
+)
+_SEX = {"M": "male", "F": "female"}
+
+
+def describe_patient(age_months: Any, sex: Any) -> str:
+    age = f"{int(age_months)} months old" if isinstance(age_months, (int, float)) and not isinstance(age_months, bool) else "age unknown"
+    return f"Patient: {age}, {_SEX.get(str(sex).upper(), 'sex unknown')}."
+
+
+def build_prompt(record: Mapping[str, Any]) -> str:
+    """The user's text turn: patient, clinical context, and the answer format."""
+    context = " ".join(str(record.get("clinical_context") or "").split()) or "none given"
+    return f"{describe_patient(record.get('age_months'), record.get('sex'))} Clinical context: {context}. {INSTRUCTION}"
+
+
+def blank_prompt() -> str:
+    """The prompt of a record without age, sex or clinical context (what training's prompt
+    dropout, `train.prompt_dropout`, substitutes so that the answer must come from the image)."""
+    return build_prompt({})
+
+
+def blank_messages(messages: list[dict]) -> list[dict]:
+    """`messages` with the user's text turn replaced by `blank_prompt()` (image kept)."""
+    out = []
+    for m in messages:
+        if m["role"] == "user" and not isinstance(m["content"], str):
+            m = {**m, "content": [{**c, "text": blank_prompt()} if c.get("type") == "text" else c
+                                  for c in m["content"]]}
+        elif m["role"] == "user":
+            m = {**m, "content": blank_prompt()}
+        out.append(m)
+    return out
+
+
+def round_months(value: Any) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    return int(round(float(value)))
+
+
+def build_target(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The structured answer, keys in TARGET_KEYS order."""
+    return {
+        "fracture": bool(record["fracture"]),
+        "fracture_type": str(record["fracture_type"]),
+        "location": str(record["location"]),
+        "bone_age_months": round_months(record.get("bone_age_months")),
+    }
+
+
+def target_text(target: Mapping[str, Any]) -> str:
+    """Compact JSON, keys in their given order (the exact text the model learns to write)."""
+    return json.dumps(dict(target), separators=(",", ":"), ensure_ascii=False)
+
+
+def chat_messages(prompt: str, target: str) -> list[dict]:
+    return [
+        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]},
+        {"role": "assistant", "content": [{"type": "text", "text": target}]},
+    ]
+
+
+def export_row(record: Mapping[str, Any], source: str = "") -> dict[str, Any]:
+    missing = [f for f in REQUIRED_FIELDS if record.get(f) is None]
+    if missing:
+        raise InputRejected(f"{source}: record {record.get('image_id')!r} has no {', '.join(missing)}")
+    prompt = build_prompt(record)
+    target = target_text(build_target(record))
+    return {
+        "id": str(record["image_id"]),
+        "image_path": str(record["image_path"]),
+        "prompt": prompt,
+        "target": target,
+        "messages": chat_messages(prompt, target),
+    }
+
+
+def export_rows(records: Iterable[Mapping[str, Any]], source: str = "") -> list[dict[str, Any]]:
+    rows = sorted((export_row(r, source) for r in records), key=lambda r: r["id"])
+    ids = [r["id"] for r in rows]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise InputRejected(f"{source}: image_id {dup!r} appears more than once")
+    return rows
+
+
+def jsonl_text(rows: Iterable[Mapping[str, Any]]) -> str:
+    """One compact JSON object per line, keys in insertion order, UTF-8, trailing newline."""
+    return "".join(json.dumps(dict(r), ensure_ascii=False, separators=(",", ":")) + "\n" for r in rows)
+
+
+def annotation_file(data_dir: Path, split: str) -> Path:
+    return Path(data_dir) / "annotations" / f"{split}_annotations.json"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def content_hash(data_dir: Path, jsonl_dir: Path, splits: Iterable[str]) -> str:
+    """sha256 over (relative path, sha256) of every exported JSONL file and every image its
+    rows reference, in sorted order: it changes iff an exported byte changes."""
+    data_dir, jsonl_dir = Path(data_dir), Path(jsonl_dir)
+    entries: dict[str, str] = {}
+    for split in splits:
+        path = jsonl_dir / f"{split}.jsonl"
+        entries[f"jsonl/{split}.jsonl"] = sha256_file(path)
+        for line in path.read_text(encoding="utf-8").splitlines():
+            rel = json.loads(line)["image_path"]
+            entries[rel] = sha256_file(data_dir / rel)
+    h = hashlib.sha256()
+    for rel in sorted(entries):
+        h.update(f"{rel}\t{entries[rel]}\n".encode())
+    return h.hexdigest()
+
+
+def registry_entry(dataset_id: str, rows: Mapping[str, list[dict]], digest: str,
+                   params: Mapping[str, Any]) -> dict[str, Any]:
+    counts = {split: len(r) for split, r in rows.items()}
+    fractures = {split: sum(json.loads(x["target"])["fracture"] for x in r) for split, r in rows.items()}
+    return {
+        "id": dataset_id,
+        "format": "jsonl-chat (id, image_path, prompt, target, messages)",
+        "files": {split: f"jsonl/{split}.jsonl" for split in rows},
+        "counts": counts,
+        "fracture_counts": fractures,
+        "content_hash": f"sha256:{digest}",
+        "params": dict(params),
+    }
+
+
+def registry_text(entries: list[dict[str, Any]]) -> str:
+    header = ("# Written by the export-jsonl stage; do not edit. content_hash: sha256 over every\n"
+              "# exported JSONL file and every image its rows reference (see radtune.export).\n")
+    return header + yaml.safe_dump({"datasets": entries}, sort_keys=False, allow_unicode=True)
+
+
+def read_registry_entry(path: Path, dataset_id: str) -> dict[str, Any]:
+    """The registry entry for `dataset_id` (the train stage names it in the adapter card)."""
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    for entry in data.get("datasets", []):
+        if entry.get("id") == dataset_id:
+            return entry
+    raise InputRejected(f"{path}: no entry with id {dataset_id!r}; rerun the export-jsonl stage")
+
+
+def export_jsonl(data_dir: Path, out_dir: Path, registry: Path, dataset_id: str,
+                 params: Mapping[str, Any], splits: Iterable[str] = SPLITS) -> dict[str, int]:
+    """Write `<out_dir>/<split>.jsonl` for each split and the registry; return counts."""
+    data_dir, out_dir = Path(data_dir), Path(out_dir)
+    splits = list(splits)
+    rows: dict[str, list[dict]] = {}
+    for split in splits:
+        source = annotation_file(data_dir, split)
+        if not source.exists():
+            raise InputRejected(f"{source}: annotation file not found; run the data stages first")
+        records = read_json(source)
+        if not isinstance(records, list):
+            raise InputRejected(f"{source}: expected a JSON array of records")
+        rows[split] = export_rows(records, str(source))
+        for r in rows[split]:
+            if not (data_dir / r["image_path"]).is_file():
+                raise InputRejected(f"{source}: image_path {r['image_path']!r} of {r['id']} not found under {data_dir}")
+        write_text_atomic(out_dir / f"{split}.jsonl", jsonl_text(rows[split]))
+    digest = content_hash(data_dir, out_dir, splits)
+    write_text_atomic(registry, registry_text([registry_entry(dataset_id, rows, digest, params)]))
+    return {split: len(r) for split, r in rows.items()}

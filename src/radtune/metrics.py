@@ -1,0 +1,135 @@
+"""Radiology metrics for generated answers (seed 001's `RadiologyMetrics`).
+
+    from radtune.metrics import RadiologyMetrics, parse_json_predictions
+    m = RadiologyMetrics()
+    m.bone_age_mae(pred_months, gt_months)
+    m.bone_age_within_months(pred_months, gt_months, margin_months=2.0)
+    m.fracture_f1(pred, gt)          # {"f1", "precision", "recall", "accuracy"}
+    m.rop_auc(labels_dict, predictions_dict)   # {class: AUC}
+
+Conventions: sequences are aligned element by element; a prediction of None (a malformed or
+missing answer) counts as WRONG: in `fracture_f1` it becomes the opposite of the truth (a
+missed fracture or a false alarm), in `bone_age_within_months` it is outside the margin.
+`bone_age_mae` needs numbers (the caller decides what stands in for a missing answer).
+Pairs whose ground truth is None are skipped by the bone-age metrics (no label, no error).
+Empty inputs give NaN."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+_DECODER = json.JSONDecoder()
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _pairs(pred: Sequence[Any], gt: Sequence[Any]) -> list[tuple[Any, float]]:
+    if len(pred) != len(gt):
+        raise ValueError(f"predictions ({len(pred)}) and ground truth ({len(gt)}) differ in length")
+    return [(p, float(g)) for p, g in zip(pred, gt) if _is_number(g)]
+
+
+class RadiologyMetrics:
+    """Bone age, fracture and ROP metrics; every method is a pure function of its inputs."""
+
+    def bone_age_mae(self, pred: Sequence[float], gt: Sequence[float | None]) -> float:
+        """Mean absolute error in months over the pairs with a ground truth."""
+        pairs = _pairs(pred, gt)
+        if any(not _is_number(p) for p, _ in pairs):
+            raise ValueError("bone_age_mae: every prediction must be a number (substitute missing answers first)")
+        return sum(abs(float(p) - g) for p, g in pairs) / len(pairs) if pairs else math.nan
+
+    def bone_age_within_months(self, pred: Sequence[float | None], gt: Sequence[float | None],
+                               margin_months: float = 2.0) -> float:
+        """Fraction of labelled pairs with |pred - gt| <= margin; a None prediction is outside."""
+        pairs = _pairs(pred, gt)
+        hits = sum(1 for p, g in pairs if _is_number(p) and abs(float(p) - g) <= margin_months)
+        return hits / len(pairs) if pairs else math.nan
+
+    def fracture_f1(self, pred: Sequence[bool | None], gt: Sequence[bool]) -> dict[str, float]:
+        """Binary metrics with fracture = positive class; a None prediction counts as wrong.
+        Precision/recall/F1 with no predicted/actual positives are 0 (scikit-learn's
+        zero_division=0)."""
+        if len(pred) != len(gt):
+            raise ValueError(f"predictions ({len(pred)}) and ground truth ({len(gt)}) differ in length")
+        if not gt:
+            return {"f1": math.nan, "precision": math.nan, "recall": math.nan, "accuracy": math.nan}
+        truth = [bool(g) for g in gt]
+        said = [(not g) if p is None else bool(p) for p, g in zip(pred, truth)]
+        tp = sum(p and g for p, g in zip(said, truth))
+        fp = sum(p and not g for p, g in zip(said, truth))
+        fn = sum(g and not p for p, g in zip(said, truth))
+        correct = sum(p == g for p, g in zip(said, truth))
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+        return {"f1": f1, "precision": precision, "recall": recall, "accuracy": correct / len(truth)}
+
+    def rop_auc(self, labels_dict: Mapping[str, Sequence[int]],
+                predictions_dict: Mapping[str, Sequence[float]]) -> dict[str, float]:
+        """Per-class one-vs-rest ROC AUC: labels_dict[c] are 0/1 labels, predictions_dict[c]
+        scores. A class whose labels are all 0 or all 1 has no AUC (NaN)."""
+        out: dict[str, float] = {}
+        for cls in sorted(labels_dict):
+            if cls not in predictions_dict:
+                raise ValueError(f"rop_auc: no predictions for class {cls!r}")
+            y, s = [int(v) for v in labels_dict[cls]], [float(v) for v in predictions_dict[cls]]
+            if len(y) != len(s):
+                raise ValueError(f"rop_auc: class {cls!r} has {len(y)} labels and {len(s)} scores")
+            out[cls] = _auc(y, s)
+        return out
+
+
+def _auc(y: Sequence[int], s: Sequence[float]) -> float:
+    """Mann-Whitney AUC with ties counted half (equals the area under the ROC curve)."""
+    pos = [v for v, t in zip(s, y) if t == 1]
+    neg = [v for v, t in zip(s, y) if t == 0]
+    if not pos or not neg:
+        return math.nan
+    # rank-based: O(n log n)
+    order = sorted(range(len(s)), key=lambda i: s[i])
+    ranks = [0.0] * len(s)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and s[order[j + 1]] == s[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    rank_sum = sum(r for r, t in zip(ranks, y) if t == 1)
+    return (rank_sum - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
+
+
+def parse_json_prediction(text: Any) -> dict | None:
+    """The first JSON object in `text` (a model's answer), or None. Never raises."""
+    if not isinstance(text, str):
+        return None
+    stripped = text.strip()
+    if stripped.startswith("```"):
+        stripped = stripped.strip("`").removeprefix("json").strip()
+    try:
+        value = json.loads(stripped)
+        return value if isinstance(value, dict) else None
+    except (ValueError, RecursionError):
+        pass
+    start = stripped.find("{")
+    while start != -1:
+        try:
+            value, _ = _DECODER.raw_decode(stripped, start)
+            if isinstance(value, dict):
+                return value
+        except (ValueError, RecursionError):
+            pass
+        start = stripped.find("{", start + 1)
+    return None
+
+
+def parse_json_predictions(texts: Sequence[Any]) -> list[dict | None]:
+    """`parse_json_prediction` over a list: one dict or None per text, never raises."""
+    return [parse_json_prediction(t) for t in texts]

@@ -1,0 +1,1 @@
+"""Base models: the tiny offline Gemma 3 builder (tiny) and loading (load)."""

@@ -1,0 +1,1 @@
+"""Fine-tuning: the answer-only collator (collator), the LoRA loop (loop), the stage (run)."""

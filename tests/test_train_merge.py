@@ -1,0 +1,205 @@
+"""export-jsonl -> train -> merge -> eval on a fixture, through the stage scripts as DVC runs
+them; then determinism, exact resume after an interruption, and the merge check."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import pytest
+import torch
+
+from _vlm_fixture import REPO, compose_params, make_data_dir, write_params
+from radtune.export import read_registry_entry
+from radtune.io import read_json, read_jsonl
+from radtune.merge import MergeMismatch, check_examples_from, merge_adapter
+from radtune.train.loop import TrainingInterrupted
+from radtune.train.run import run_training
+
+pytestmark = pytest.mark.xdist_group("vlm_pipeline")
+
+DATA, MODELS = "data/pedirad-8k", "models/pedirad-8k"
+# the commands of the proposed dvc.yaml stages (paths as params.yaml resolves them)
+STAGES = [
+    ["stages/export_jsonl.py", "--data-dir", DATA, "--out", f"{DATA}/jsonl", "--registry", f"{DATA}/dataset_registry.yml"],
+    ["stages/train.py", "--data-dir", DATA, "--registry", f"{DATA}/dataset_registry.yml", "--model-dir", MODELS,
+     "--live", "metrics/train"],
+    ["stages/merge.py", "--data-dir", DATA, "--model-dir", MODELS, "--out", f"{MODELS}/merged"],
+    ["stages/eval.py", "--model", f"{MODELS}/merged", "--data-dir", DATA, "--metrics", "metrics/eval.json",
+     "--confusion", "metrics/eval_confusion.json", "--predictions", "metrics/eval_predictions.jsonl"],
+]
+TRAIN = {"train.max_steps": 6, "train.save_steps": 2, "train.eval_steps": 3, "train.logging_steps": 1,
+         "train.lora.dropout": 0.1, "train.hflip": 0.5,   # dropout + flips: the RNG state must survive a resume
+         "train.affine": {"rotate": 10, "scale": 0.1, "translate": 0.06}, "train.prompt_dropout": 0.5,
+         "train.vision_learning_rate": 2e-3, "train.label_smoothing": 0.05}   # ... and so must these
+
+
+def run_stage(root, argv):
+    proc = subprocess.run([sys.executable, str(REPO / argv[0]), *argv[1:]], cwd=root, capture_output=True,
+                          text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
+    assert proc.returncode == 0, f"{argv[0]} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pipeline")
+    make_data_dir(root / DATA, {"train": 16, "val": 4, "test": 6})
+    write_params(root, overrides=TRAIN)
+    logs = {argv[0]: run_stage(root, argv).stdout for argv in STAGES}
+    return root, logs
+
+
+def files(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_export_is_deterministic_and_registered(pipeline):
+    root, _ = pipeline
+    first = files(root / DATA / "jsonl")
+    registry = (root / DATA / "dataset_registry.yml").read_bytes()
+    run_stage(root, STAGES[0])
+    assert files(root / DATA / "jsonl") == first
+    assert (root / DATA / "dataset_registry.yml").read_bytes() == registry
+    entry = read_registry_entry(root / DATA / "dataset_registry.yml", "pedirad-8k")
+    assert entry["counts"] == {"train": 16, "val": 4, "test": 6}
+    rows = read_jsonl(root / DATA / "jsonl" / "train.jsonl")
+    assert [r["id"] for r in rows] == sorted(r["id"] for r in rows)
+    ann = {a["image_id"]: a for a in read_json(root / DATA / "annotations" / "train_annotations.json")}
+    for r in rows:
+        a = ann[r["id"]]
+        target = json.loads(r["target"])
+        assert list(target) == ["fracture", "fracture_type", "location", "bone_age_months"]
+        assert target["fracture"] == a["fracture"] and target["location"] == a["location"]
+        assert target["bone_age_months"] == (None if a["bone_age_months"] is None else round(a["bone_age_months"]))
+        assert f"{a['age_months']} months old" in r["prompt"]
+        assert r["messages"][0]["content"][0] == {"type": "image"}
+        assert r["messages"][1]["content"][0]["text"] == r["target"]
+        assert (root / DATA / r["image_path"]).is_file()
+
+
+def test_load_dataset(pipeline):
+    from radtune.data import load_dataset
+
+    root, _ = pipeline
+    ds = load_dataset("val", data_root=root / DATA)
+    assert len(ds) == 4 and {"prompt", "target", "image_path", "messages"} <= set(ds.column_names)
+    assert all(os.path.isabs(p) and os.path.isfile(p) for p in ds["image_path"])
+
+
+def test_train_outputs_card_and_curves(pipeline):
+    root, logs = pipeline
+    lora = root / MODELS / "lora"
+    assert {"adapter_model.safetensors", "adapter_config.json", "README.md"} <= set(os.listdir(lora))
+    card = (lora / "README.md").read_text()
+    entry = read_registry_entry(root / DATA / "dataset_registry.yml", "pedirad-8k")
+    assert "| dataset_provenance_id | pedirad-8k |" in card and entry["content_hash"] in card
+    assert not (root / MODELS / "checkpoints").exists()          # removed after a completed run
+    summary = read_json(root / "metrics" / "train" / "metrics.json")
+    assert summary["step"] == 6 and "loss" in summary["val"]
+    tsv = (root / "metrics" / "train" / "plots" / "metrics" / "train" / "loss.tsv").read_text().splitlines()
+    assert tsv[0] == "step\tloss" and len(tsv) == 7
+    assert not (root / "metrics" / "train" / "dvc.yaml").exists()
+    assert "6 steps (resumed from 0)" in logs["stages/train.py"]
+
+
+def test_identical_bytes_and_exact_resume(pipeline):
+    """A second run that is interrupted after step 3 and resumed from the step-2 checkpoint
+    gives the same adapter bytes and the same curves as the stage's uninterrupted run."""
+    root, _ = pipeline
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        p = compose_params(overrides=TRAIN)
+        shutil.copytree(MODELS, "first")
+        shutil.copytree("metrics/train", "first_live")
+        shutil.rmtree(f"{MODELS}/lora")
+        args = (p.model, p.train, p.seed, DATA, MODELS, "pedirad-8k", f"{DATA}/dataset_registry.yml", "metrics/train")
+        with pytest.raises(TrainingInterrupted):
+            run_training(*args, stop_after_step=3)
+        assert sorted(os.listdir(f"{MODELS}/checkpoints")) == ["step-000002.pt"]
+        result = run_training(*args)
+        assert result.resumed_from == 2
+        assert files(root / MODELS / "lora") == files(root / "first" / "lora")
+        assert files(root / "metrics" / "train") == files(root / "first_live")
+    finally:
+        os.chdir(cwd)
+
+
+def test_checkpoint_of_other_params_is_not_resumed(pipeline, tmp_path):
+    root, _ = pipeline
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        p = compose_params(overrides=TRAIN)
+        ckpt = tmp_path / "ckpt"
+        base = (p.model, p.train, p.seed, DATA, str(tmp_path / "m"), "pedirad-8k", f"{DATA}/dataset_registry.yml", None)
+        with pytest.raises(TrainingInterrupted):
+            run_training(*base, checkpoint_dir=ckpt, stop_after_step=2)
+        other = compose_params(overrides={**TRAIN, "train.learning_rate": 5e-4})
+        result = run_training(other.model, other.train, *base[2:], checkpoint_dir=ckpt)
+        assert result.resumed_from == 0
+    finally:
+        os.chdir(cwd)
+
+
+def test_merged_model_loads_and_answers_an_image(pipeline):
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    from radtune.train.collator import prompt_batch
+    from radtune.train.loop import examples_from_rows
+
+    root, logs = pipeline
+    assert "logits check" in logs["stages/merge.py"]
+    merged = root / MODELS / "merged"
+    model = AutoModelForImageTextToText.from_pretrained(merged)
+    processor = AutoProcessor.from_pretrained(merged)
+    assert not any("lora" in n for n, _ in model.named_parameters())
+    example = examples_from_rows(read_jsonl(root / DATA / "jsonl" / "test.jsonl")[:1], root / DATA)
+    batch = prompt_batch(processor, example)
+    with torch.no_grad():
+        out = model.generate(**batch, max_new_tokens=8, do_sample=False)
+    assert out.shape[1] > batch["input_ids"].shape[1]
+    assert isinstance(processor.decode(out[0, batch["input_ids"].shape[1]:], skip_special_tokens=True), str)
+
+
+def test_merge_check_can_fail(pipeline, tmp_path, monkeypatch):
+    root, _ = pipeline
+    p = compose_params(overrides=TRAIN)
+    model_cfg = dict(p.model)
+    examples = check_examples_from(root / DATA, "test", 2)
+    summary = merge_adapter(model_cfg, root / MODELS / "base", root / MODELS / "lora", tmp_path / "ok", examples, atol=1e-4)
+    assert summary["max_abs_diff"]["reloaded"] <= 1e-4
+    assert (tmp_path / "ok" / "model.safetensors").read_bytes() == (root / MODELS / "merged" / "model.safetensors").read_bytes()
+    from peft.tuners.lora import LoraModel
+
+    real_merge = LoraModel.merge_and_unload
+
+    def bad_merge(self, *a, **k):      # a merge that gets one weight slightly wrong
+        merged = real_merge(self, *a, **k)
+        with torch.no_grad():
+            merged.model.multi_modal_projector.mm_input_projection_weight.mul_(1.1)
+        return merged
+
+    monkeypatch.setattr(LoraModel, "merge_and_unload", bad_merge)
+    with pytest.raises(MergeMismatch, match="differ"):
+        merge_adapter(model_cfg, root / MODELS / "base", root / MODELS / "lora", tmp_path / "bad", examples, atol=1e-4)
+    assert not (tmp_path / "bad" / "model.safetensors").exists()
+
+
+def test_eval_outputs(pipeline):
+    root, logs = pipeline
+    m = read_json(root / "metrics" / "eval.json")
+    for key in ("fracture_f1", "fracture_accuracy", "fracture_majority_accuracy", "bone_age_mae",
+                "bone_age_mean_predictor_mae", "bone_age_within_2mo", "valid_json_rate", "n_test"):
+        assert key in m, key
+    assert m["n_test"] == 6
+    assert m["fracture_majority_accuracy"] == 0.5          # the fixture alternates fracture / normal
+    confusion = read_json(root / "metrics" / "eval_confusion.json")
+    assert len(confusion) == 6 and all(set(r) == {"actual", "predicted"} for r in confusion)
+    preds = read_jsonl(root / "metrics" / "eval_predictions.jsonl")
+    assert [p["id"] for p in preds] == [r["id"] for r in read_jsonl(root / DATA / "jsonl" / "test.jsonl")]
+    assert "eval: 6 test examples" in logs["stages/eval.py"]
