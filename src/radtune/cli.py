@@ -1,4 +1,4 @@
-"""`radtune` command line: synth, convert, inspect.
+"""`radtune` command line: synth, convert, inspect, verify.
 
 Each subcommand is a thin wrapper over one library function. On bad input the command
 exits non-zero with one line on stderr (no traceback)."""
@@ -37,6 +37,12 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from radtune.verify import report, verify
+
+    return report(verify(args.ref, Path(args.tolerances)), args.ref)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="radtune", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -60,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("src")
     i.add_argument("--window", default="file", help=window_help)
     i.set_defaults(func=_cmd_inspect)
+
+    v = sub.add_parser("verify", help="after a rerun: data-stage hashes and metrics against the committed ones")
+    v.add_argument("--ref", default="HEAD", help="git revision holding the committed results (default HEAD)")
+    v.add_argument("--tolerances", default=".ci/metric_tolerances.yaml", help="metric tolerance file")
+    v.set_defaults(func=_cmd_verify)
     return p
 
 
