@@ -217,8 +217,8 @@ def _buckle_shapes(b: LongBone, frac: Fracture) -> list[Shape]:
     knots = tuple((float(t), float(w * (1 + k))) for t, w, k in zip(ts, hw, bump))
     bb = replace(b, knots=knots)
     out = bone_shapes(bb, None)
-    band = _piece(bb, (frac.t - 0.012, frac.t + 0.012), (frac.t - 0.012, frac.t + 0.012), 0.95, False, False)
-    out.append(Shape(band, 320))
+    band = _piece(bb, (frac.t - 0.02, frac.t + 0.02), (frac.t - 0.02, frac.t + 0.02), 0.95, False, False)
+    out.append(Shape(band, 420))
     return [Shape(frac.move.apply(s.pts), s.value) if _is_distal(bb, s, frac.t) else s for s in out]
 
 
@@ -410,7 +410,7 @@ def scene(bone_age: float, view: View, fracture: Fracture | None, chubby: float 
     soft = soft_tissue_shapes(bone_age, view, chubby)
     fore = forearm_bones(bone_age, view)
     if fracture is not None:
-        soft += swelling_shapes(fore[fracture.bone].point(fracture.t), 0.5, view, chubby)
+        soft += swelling_shapes(fore[fracture.bone].point(fracture.t), 0.9, view, chubby)
     bones: list[Shape] = []
     for name in ("ulna", "radius"):
         f = fracture if fracture is not None and fracture.bone == name else None

@@ -297,10 +297,10 @@ def fracture_for(p: Patient, view: an.View) -> an.Fracture | None:
     site = tuple(float(x) for x in b.point(t))
     kind = lab.fracture_type
     if kind == "buckle":
-        return an.Fracture(kind, b.name, t, an.Rigid(), bulge=0.7 + 0.3 * s1)
+        return an.Fracture(kind, b.name, t, an.Rigid(), bulge=1.0 + 0.4 * s1)
     if kind == "greenstick":
         hinge = tuple(float(x) for x in b.point(t, -sgn))
-        ang = (0.06 + 0.03 * s1) if shaft else (0.09 + 0.05 * s1)
+        ang = (0.09 + 0.04 * s1) if shaft else (0.14 + 0.06 * s1)
         cands = [an.Rigid(hinge, a) for a in (ang, -ang)]
         tip = b.point(t, sgn)[None, :]
         proj = [float(((c.apply(tip) - tip) * d).sum()) for c in cands]

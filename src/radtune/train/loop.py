@@ -39,6 +39,7 @@ from PIL import Image
 
 from radtune.errors import ConfigError
 from radtune.train.collator import IGNORE_INDEX, VLMCollator
+from radtune.train.vision_warmup import check_warmup, warmup_vision
 
 
 class TrainingInterrupted(RuntimeError):
@@ -317,13 +318,19 @@ def train(model, processor, train_examples: Sequence[Mapping[str, Any]], val_exa
     """Fine-tune `model` (already loaded, not yet wrapped) and save the adapter to `out_dir`."""
     if not train_examples:
         raise ConfigError("train: the train split is empty")
+    check_warmup(train_cfg)
     setup_determinism(seed, int(train_cfg["num_threads"]), bool(train_cfg.get("deterministic", True)))
+    hflip = float(train_cfg.get("hflip", 0.0) or 0.0)
+    affine = train_cfg.get("affine") or None
+    fp = fingerprint(run_fingerprint, code_fingerprint())
+    state = latest_checkpoint(checkpoint_dir, fp)
+    if state is None:   # a checkpoint already holds the warmed-up vision weights (modules_to_save)
+        warmup_vision(model, processor, train_examples, train_cfg.get("vision_warmup") or {}, seed,
+                      lambda b: augment(b, hflip, affine), log)
     model = apply_lora(model, train_cfg, seed)
     model.train()
     collator = VLMCollator(processor, max_length=train_cfg.get("max_length"),
                            cache=bool(train_cfg.get("cache_inputs", False)))
-    hflip = float(train_cfg.get("hflip", 0.0) or 0.0)
-    affine = train_cfg.get("affine") or None
     prompt_dropout = float(train_cfg.get("prompt_dropout", 0.0) or 0.0)
     smoothing = float(train_cfg.get("label_smoothing", 0.0) or 0.0)
     sched = Schedule(len(train_examples), int(train_cfg["batch_size"]), int(train_cfg["grad_accum"]),
@@ -337,8 +344,6 @@ def train(model, processor, train_examples: Sequence[Mapping[str, Any]], val_exa
     warmup = int(round(float(train_cfg["warmup_ratio"]) * total))
     scheduler = get_scheduler(str(train_cfg["lr_scheduler"]), optimizer, num_warmup_steps=warmup,
                               num_training_steps=total)
-    fp = fingerprint(run_fingerprint, code_fingerprint())
-    state = latest_checkpoint(checkpoint_dir, fp)
     start, history, running = 0, [], []
     if state is not None:
         named = dict(model.named_parameters())

@@ -1,0 +1,76 @@
+"""Vision warm-up (stage 1 for a from-scratch vision tower): targets from the JSON answers,
+only the vision tower + projector change, and the features learn to separate the answers."""
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import json
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from _vlm_fixture import CONF, SMALL_MODEL, make_data_dir
+from radtune.errors import ConfigError
+from radtune.export import export_jsonl
+from radtune.io import read_jsonl
+from radtune.model.tiny import build_tiny_base
+from radtune.train.loop import augment, examples_from_rows
+from radtune.train.vision_warmup import answer_fields, check_warmup, field_targets, is_vision, warmup_vision
+
+pytestmark = pytest.mark.xdist_group("vlm_warmup")
+
+
+def _ex(answer: dict) -> dict:
+    return {"messages": [{"role": "user", "content": [{"type": "text", "text": "q"}]},
+                         {"role": "assistant", "content": [{"type": "text", "text": json.dumps(answer)}]}]}
+
+
+def test_fields_and_targets_from_the_answers():
+    ex = [_ex({"fracture": True, "type": "buckle", "age": 10, "tags": ["x"]}),
+          _ex({"fracture": False, "type": "none", "age": 30}),
+          _ex({"fracture": True, "type": "buckle", "age": None})]
+    fields = answer_fields(ex)
+    assert set(fields) == {"fracture", "type", "age"}                  # lists are skipped
+    assert fields["fracture"] == {"kind": "class", "classes": ["false", "true"]}
+    assert fields["age"]["kind"] == "number" and fields["age"]["mean"] == 20 and fields["age"]["std"] == 10
+    t = field_targets(ex, fields)
+    assert t["fracture"].tolist() == [1, 0, 1]
+    assert t["type"].tolist() == [0, 1, 0]
+    assert t["age"][:2].tolist() == [-1.0, 1.0] and torch.isnan(t["age"][2])
+
+
+def test_warmup_needs_the_vision_modules_saved_with_the_adapter():
+    cfg = OmegaConf.to_container(OmegaConf.load(CONF / "train" / "lora.yaml"))
+    check_warmup(cfg)
+    cfg["lora"]["modules_to_save"] = ["multi_modal_projector"]
+    with pytest.raises(ConfigError, match="train.vision_warmup.epochs"):
+        check_warmup(cfg)
+
+
+def test_warmup_trains_only_the_vision_side_and_separates_fractures(tmp_path):
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    data = make_data_dir(tmp_path / "data", {"train": 32, "val": 2, "test": 2})
+    export_jsonl(data, data / "jsonl", data / "dataset_registry.yml", "pedirad-8k", {})
+    rows = read_jsonl(data / "jsonl" / "train.jsonl")
+    cfg = OmegaConf.to_container(OmegaConf.load(CONF / "model" / "tiny_gemma3.yaml"))
+    small = OmegaConf.create(cfg)
+    for k, v in SMALL_MODEL.items():
+        OmegaConf.update(small, k, v)
+    build_tiny_base(OmegaConf.to_container(small), [r["prompt"] for r in rows] + [r["target"] for r in rows],
+                    tmp_path / "base", seed=0)
+    model = AutoModelForImageTextToText.from_pretrained(tmp_path / "base")
+    processor = AutoProcessor.from_pretrained(tmp_path / "base")
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    grads = {n: p.requires_grad for n, p in model.named_parameters()}
+    torch.manual_seed(0)
+    final = warmup_vision(model, processor, examples_from_rows(rows, data),
+                          {"epochs": 30, "learning_rate": 3e-3, "batch_size": 8}, seed=0,
+                          augment=lambda b: augment(b, 0.0), log=lambda s: None)
+    assert final["vision_warmup/fracture_accuracy"] >= 0.9, final
+    changed = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+    assert changed and all(is_vision(n) for n in changed)
+    assert any("vision_tower" in n for n in changed) and any("multi_modal_projector" in n for n in changed)
+    assert {n: p.requires_grad for n, p in model.named_parameters()} == grads
