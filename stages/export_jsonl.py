@@ -2,29 +2,32 @@
 (see radtune.export)."""
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from radtune.errors import ConfigError, InputRejected
-from radtune.export import export_jsonl
 from radtune.params import load_params
+from radtune.stagelog import run
 
-ap = argparse.ArgumentParser(description=__doc__)
-ap.add_argument("--data-dir", type=Path, required=True, help="folder holding annotations/ and processed/")
-ap.add_argument("--out", type=Path, required=True, help="JSONL folder (<data-dir>/jsonl)")
-ap.add_argument("--registry", type=Path, required=True, help="dataset registry file to write")
-args = ap.parse_args()
 
-started = time.perf_counter()
-p = load_params()
-made_by = {"dataset.name": p.dataset.name, "dataset.data_dir": p.dataset.data_dir,
-           "export": OmegaConf.to_container(p.export, resolve=True)}
-try:
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data-dir", type=Path, required=True, help="folder holding annotations/ and processed/")
+    ap.add_argument("--out", type=Path, required=True, help="JSONL folder (<data-dir>/jsonl)")
+    ap.add_argument("--registry", type=Path, required=True, help="dataset registry file to write")
+    args = ap.parse_args()
+
+    from radtune.export import export_jsonl
+
+    started = time.perf_counter()
+    p = load_params()
+    made_by = {"dataset.name": p.dataset.name, "dataset.data_dir": p.dataset.data_dir,
+               "export": OmegaConf.to_container(p.export, resolve=True)}
     counts = export_jsonl(args.data_dir, args.out, args.registry, p.export.dataset_id, made_by, p.export.splits)
-except (InputRejected, ConfigError) as e:
-    sys.exit(f"export-jsonl: {e}")
-print(f"export-jsonl: {', '.join(f'{k} {v}' for k, v in counts.items())} rows -> {args.out}, "
-      f"registry {args.registry}, {time.perf_counter() - started:.1f} s", flush=True)
+    print(f"export-jsonl: {', '.join(f'{k} {v}' for k, v in counts.items())} rows -> {args.out}, "
+          f"registry {args.registry}, {time.perf_counter() - started:.1f} s", flush=True)
+
+
+if __name__ == "__main__":
+    run(main)

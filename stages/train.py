@@ -2,21 +2,21 @@
 (see radtune.train.run). Resumes from <model-dir>/checkpoints after an interrupt."""
 
 import argparse
-import sys
 from pathlib import Path
 
-from radtune.errors import ConfigError, InputRejected
 from radtune.params import load_params
+from radtune.stagelog import run
 
-ap = argparse.ArgumentParser(description=__doc__)
-ap.add_argument("--data-dir", type=Path, required=True, help="folder holding jsonl/ and the images")
-ap.add_argument("--registry", type=Path, required=True, help="dataset registry (provenance for the card)")
-ap.add_argument("--model-dir", type=Path, required=True, help="base/ (tiny), lora/ and checkpoints/ go here")
-ap.add_argument("--live", type=Path, required=True, help="dvclive folder for the training curves")
-args = ap.parse_args()
 
-p = load_params()
-try:
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data-dir", type=Path, required=True, help="folder holding jsonl/ and the images")
+    ap.add_argument("--registry", type=Path, required=True, help="dataset registry (provenance for the card)")
+    ap.add_argument("--model-dir", type=Path, required=True, help="base/ (tiny), lora/ and checkpoints/ go here")
+    ap.add_argument("--live", type=Path, required=True, help="dvclive folder for the training curves")
+    args = ap.parse_args()
+
+    p = load_params()
     from radtune.model.load import check_quantization
 
     check_quantization(p.train)   # QLoRA on a machine without CUDA: one line, nothing loaded
@@ -24,5 +24,7 @@ try:
 
     run_training(p.model, p.train, p.seed, args.data_dir, args.model_dir, p.export.dataset_id,
                  args.registry, args.live)
-except (ConfigError, InputRejected) as e:
-    sys.exit(f"train: {e}")
+
+
+if __name__ == "__main__":
+    run(main)

@@ -29,6 +29,10 @@ def test_every_dataset_variant_composes_and_validates():
     ("dataset.normalize.size", "big", "dataset.normalize.size"),
     ("dataset.augment.multiplier", 0, "dataset.augment.multiplier"),
     ("dataset.stratify.ratios", {"train": 0.9, "val": 0.2, "test": 0.1}, "sum to 1"),
+    ("train.lora.r", 0, "train.lora.r"),
+    ("train.quantization", "8bit", "train.quantization"),
+    ("train.learning_rate", "fast", "train.learning_rate"),
+    ("model.build", "download", "model.build"),
 ])
 def test_broken_config_names_the_key(key, value, needle):
     cfg = compose(conf_dir=ROOT / "conf")

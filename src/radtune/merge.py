@@ -10,6 +10,7 @@ Model and processor are saved with `save_pretrained` (safetensors): same inputs,
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from collections.abc import Mapping, Sequence
@@ -19,7 +20,7 @@ from typing import Any
 import torch
 
 from radtune.errors import ConfigError
-from radtune.io import read_jsonl
+from radtune.io import read_jsonl, write_text_atomic
 from radtune.model.load import load_base
 from radtune.train.collator import prompt_batch
 from radtune.train.loop import examples_from_rows, setup_determinism
@@ -45,6 +46,20 @@ def check_close(a: torch.Tensor, b: torch.Tensor, atol: float, what: str) -> flo
     return diff
 
 
+LOAD_TIME_KEYS = ("local_files_only",)   # from_pretrained kwargs transformers writes back (HF_HUB_OFFLINE)
+
+
+def drop_load_time_keys(folder: Path) -> None:
+    """Remove how-it-was-loaded keys from the saved tokenizer/processor configs, so the
+    merged folder's bytes do not depend on the environment (e.g. HF_HUB_OFFLINE set or not)."""
+    for path in sorted(Path(folder).glob("*_config.json")):
+        config = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(config, dict) and any(k in config for k in LOAD_TIME_KEYS):
+            for k in LOAD_TIME_KEYS:
+                config.pop(k, None)
+            write_text_atomic(path, json.dumps(config, indent=2, ensure_ascii=False) + "\n")
+
+
 def merge_adapter(model_cfg: Mapping[str, Any], base: str | Path, adapter_dir: Path, out_dir: Path,
                   check_examples: Sequence[Mapping[str, Any]], atol: float, num_threads: int = 2,
                   seed: int = 0) -> dict[str, Any]:
@@ -68,6 +83,7 @@ def merge_adapter(model_cfg: Mapping[str, Any], base: str | Path, adapter_dir: P
         diffs["in_memory"] = check_close(before, batch_logits(merged, batch), atol, "merged")
     merged.save_pretrained(str(out_dir))
     processor.save_pretrained(str(out_dir))
+    drop_load_time_keys(out_dir)
     if batch is not None:
         reloaded = AutoModelForImageTextToText.from_pretrained(str(out_dir), dtype=merged.dtype)
         diffs["reloaded"] = check_close(before, batch_logits(reloaded, batch), atol, "saved merged model's")

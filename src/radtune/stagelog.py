@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -37,8 +38,9 @@ def stage_log(stage: str) -> Iterator[list[Record]]:
 
 
 def run(main: Callable[[], int | None]) -> None:
-    """Run a stage script's main(); a broken config or input ends it with one line."""
+    """Run a stage script's main(); a broken config or input ends it with one line, prefixed
+    by the stage's name (the script's: stages/leakage_check.py -> "leakage-check: ...")."""
     try:
         sys.exit(main() or 0)
     except (ConfigError, InputRejected) as e:
-        sys.exit(f"error: {e}")
+        sys.exit(f"{Path(sys.argv[0]).stem.replace('_', '-')}: {e}")
