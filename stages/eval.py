@@ -24,7 +24,7 @@ def main() -> None:
 
     p = load_params()
     metrics, confusion, predictions = evaluate(args.model, args.data_dir, OmegaConf.to_container(p.eval, resolve=True),
-                                               seed=p.seed)
+                                               seed=p.seed, kind=p.dataset.kind)
     write_json(args.metrics, metrics)
     write_json(args.confusion, confusion)
     write_jsonl(args.predictions, predictions)

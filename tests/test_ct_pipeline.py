@@ -182,3 +182,28 @@ def test_vlm_targets(run: dict) -> None:
                 assert len(t["boxes"]) == n_boxes[r["file_name"]]
     plain = dataset_targets(run["d"] / "6class_coco")["test"][0]["target"]
     assert list(plain) == ["hemorrhage", "types"]
+
+
+def test_export_jsonl_for_the_vlm(run: dict, tmp_path: Path) -> None:
+    import yaml
+
+    from radtune.ct.export import export_ct
+    from radtune.io import read_jsonl
+
+    d = run["d"]
+    counts = export_ct(d, "6class_coco", tmp_path / "jsonl", tmp_path / "registry.yml", "ct-v4", {"made": "by"},
+                       {"with_boxes": True}, SPLITS)
+    six = split_docs(d / "6class_coco")
+    assert counts == {s: len(six[s]["images"]) for s in SPLITS}
+    for s in SPLITS:
+        rows = read_jsonl(tmp_path / "jsonl" / f"{s}.jsonl")
+        assert [r["id"] for r in rows] == sorted(r["id"] for r in rows)
+        for r in rows:
+            assert (d / r["image_path"]).is_file() and r["image_path"].startswith(f"6class_coco/{SPLIT_DIRS[s]}/")
+            t = json.loads(r["target"])
+            assert list(t) == ["hemorrhage", "types", "boxes"]
+            assert r["messages"][1]["content"][0]["text"] == r["target"] and "boxes" in r["prompt"]
+    entry = yaml.safe_load((tmp_path / "registry.yml").read_text())["datasets"][0]
+    assert entry["id"] == "ct-v4" and entry["counts"] == counts
+    assert entry["hemorrhage_counts"]["train"] == sum(
+        json.loads(r["target"])["hemorrhage"] for r in read_jsonl(tmp_path / "jsonl" / "train.jsonl"))

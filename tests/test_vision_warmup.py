@@ -28,17 +28,19 @@ def _ex(answer: dict) -> dict:
 
 
 def test_fields_and_targets_from_the_answers():
-    ex = [_ex({"fracture": True, "type": "buckle", "age": 10, "tags": ["x"]}),
-          _ex({"fracture": False, "type": "none", "age": 30}),
-          _ex({"fracture": True, "type": "buckle", "age": None})]
+    ex = [_ex({"fracture": True, "type": "buckle", "age": 10, "tags": ["x"], "boxes": [{"bbox": [1, 2, 3, 4]}]}),
+          _ex({"fracture": False, "type": "none", "age": 30, "tags": []}),
+          _ex({"fracture": True, "type": "buckle", "age": None, "tags": ["y", "x"]})]
     fields = answer_fields(ex)
-    assert set(fields) == {"fracture", "type", "age"}                  # lists are skipped
+    assert set(fields) == {"fracture", "type", "age", "tags"}          # lists of boxes are skipped
+    assert fields["tags"] == {"kind": "labels", "classes": ["x", "y"]}
     assert fields["fracture"] == {"kind": "class", "classes": ["false", "true"]}
     assert fields["age"]["kind"] == "number" and fields["age"]["mean"] == 20 and fields["age"]["std"] == 10
     t = field_targets(ex, fields)
     assert t["fracture"].tolist() == [1, 0, 1]
     assert t["type"].tolist() == [0, 1, 0]
     assert t["age"][:2].tolist() == [-1.0, 1.0] and torch.isnan(t["age"][2])
+    assert t["tags"].tolist() == [[1.0, 0.0], [0.0, 0.0], [1.0, 1.0]]
 
 
 def test_warmup_needs_the_vision_modules_saved_with_the_adapter():

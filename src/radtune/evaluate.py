@@ -123,8 +123,10 @@ def score(test_rows: Sequence[Mapping[str, Any]], outputs: Sequence[str],
     return metrics, confusion, predictions
 
 
-def evaluate(model_path: str | Path, data_dir: str | Path, eval_cfg: Mapping[str, Any], seed: int = 0):
-    """(metrics, confusion rows, predictions) of the model at `model_path` on the test split."""
+def evaluate(model_path: str | Path, data_dir: str | Path, eval_cfg: Mapping[str, Any], seed: int = 0,
+             kind: str = "pedirad"):
+    """(metrics, confusion rows, predictions) of the model at `model_path` on the test split;
+    `kind` is the dataset kind (ct_coco answers are scored by radtune.ct.evaluate)."""
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     started = time.perf_counter()
@@ -133,14 +135,22 @@ def evaluate(model_path: str | Path, data_dir: str | Path, eval_cfg: Mapping[str
     test_rows = read_jsonl(data_dir / "jsonl" / "test.jsonl")
     if eval_cfg.get("max_samples"):
         test_rows = test_rows[: int(eval_cfg["max_samples"])]
-    baselines = train_baselines(read_jsonl(data_dir / "jsonl" / "train.jsonl"))
+    train_rows = read_jsonl(data_dir / "jsonl" / "train.jsonl")
     model = AutoModelForImageTextToText.from_pretrained(str(model_path))
     processor = AutoProcessor.from_pretrained(str(model_path))
     outputs = generate_answers(model, processor, examples_from_rows(test_rows, data_dir),
                                int(eval_cfg["batch_size"]), int(eval_cfg["max_new_tokens"]))
-    metrics, confusion, predictions = score(test_rows, outputs, baselines)
-    print(f"eval: {len(test_rows)} test examples, valid JSON {metrics['valid_json_rate']}, "
-          f"fracture accuracy {metrics['fracture_accuracy']} (majority {metrics['fracture_majority_accuracy']}), "
-          f"bone age MAE {metrics['bone_age_mae']} (mean predictor {metrics['bone_age_mean_predictor_mae']}), "
+    if kind == "ct_coco":
+        from radtune.ct.evaluate import score_ct
+
+        metrics, confusion, predictions = score_ct(test_rows, outputs, train_rows)
+        what = (f"any-hemorrhage accuracy {metrics['hemorrhage_accuracy']} "
+                f"(majority {metrics['hemorrhage_majority_accuracy']}), F1 {metrics['hemorrhage_f1']}, "
+                f"types macro F1 {metrics['types_macro_f1']}")
+    else:
+        metrics, confusion, predictions = score(test_rows, outputs, train_baselines(train_rows))
+        what = (f"fracture accuracy {metrics['fracture_accuracy']} (majority {metrics['fracture_majority_accuracy']}), "
+                f"bone age MAE {metrics['bone_age_mae']} (mean predictor {metrics['bone_age_mean_predictor_mae']})")
+    print(f"eval: {len(test_rows)} test examples, valid JSON {metrics['valid_json_rate']}, {what}, "
           f"{time.perf_counter() - started:.1f} s", flush=True)
     return metrics, confusion, predictions

@@ -60,15 +60,21 @@ def blank_prompt() -> str:
     return build_prompt({})
 
 
+def blank_text(text: str) -> str:
+    """A pedirad prompt without its patient part; any other prompt (e.g. ct_v4's, which has
+    no patient context) is returned unchanged."""
+    return blank_prompt() if text.endswith(INSTRUCTION) else text
+
+
 def blank_messages(messages: list[dict]) -> list[dict]:
-    """`messages` with the user's text turn replaced by `blank_prompt()` (image kept)."""
+    """`messages` with the user's text turn blanked (`blank_text`; image kept)."""
     out = []
     for m in messages:
         if m["role"] == "user" and not isinstance(m["content"], str):
-            m = {**m, "content": [{**c, "text": blank_prompt()} if c.get("type") == "text" else c
+            m = {**m, "content": [{**c, "text": blank_text(c["text"])} if c.get("type") == "text" else c
                                   for c in m["content"]]}
         elif m["role"] == "user":
-            m = {**m, "content": blank_prompt()}
+            m = {**m, "content": blank_text(m["content"])}
         out.append(m)
     return out
 
@@ -160,15 +166,15 @@ def content_hash(data_dir: Path, jsonl_dir: Path, splits: Iterable[str]) -> str:
 
 
 def registry_entry(dataset_id: str, rows: Mapping[str, list[dict]], digest: str,
-                   params: Mapping[str, Any]) -> dict[str, Any]:
+                   params: Mapping[str, Any], positive_key: str = "fracture") -> dict[str, Any]:
     counts = {split: len(r) for split, r in rows.items()}
-    fractures = {split: sum(json.loads(x["target"])["fracture"] for x in r) for split, r in rows.items()}
+    positives = {split: sum(bool(json.loads(x["target"])[positive_key]) for x in r) for split, r in rows.items()}
     return {
         "id": dataset_id,
         "format": "jsonl-chat (id, image_path, prompt, target, messages)",
         "files": {split: f"jsonl/{split}.jsonl" for split in rows},
         "counts": counts,
-        "fracture_counts": fractures,
+        f"{positive_key}_counts": positives,
         "content_hash": f"sha256:{digest}",
         "params": dict(params),
     }
@@ -191,9 +197,8 @@ def read_registry_entry(path: Path, dataset_id: str) -> dict[str, Any]:
 
 def export_jsonl(data_dir: Path, out_dir: Path, registry: Path, dataset_id: str,
                  params: Mapping[str, Any], splits: Iterable[str] = SPLITS) -> dict[str, int]:
-    """Write `<out_dir>/<split>.jsonl` for each split and the registry; return counts."""
-    data_dir, out_dir = Path(data_dir), Path(out_dir)
-    splits = list(splits)
+    """pedirad: `annotations/<split>_annotations.json` -> rows; see `write_export`."""
+    data_dir = Path(data_dir)
     rows: dict[str, list[dict]] = {}
     for split in splits:
         source = annotation_file(data_dir, split)
@@ -203,10 +208,19 @@ def export_jsonl(data_dir: Path, out_dir: Path, registry: Path, dataset_id: str,
         if not isinstance(records, list):
             raise InputRejected(f"{source}: expected a JSON array of records")
         rows[split] = export_rows(records, str(source))
-        for r in rows[split]:
+    return write_export(data_dir, out_dir, registry, dataset_id, params, rows, "fracture")
+
+
+def write_export(data_dir: Path, out_dir: Path, registry: Path, dataset_id: str, params: Mapping[str, Any],
+                 rows: Mapping[str, list[dict]], positive_key: str) -> dict[str, int]:
+    """Write `<out_dir>/<split>.jsonl` for each split (every image_path must exist under
+    `data_dir`) and the registry entry; return the row counts."""
+    data_dir, out_dir = Path(data_dir), Path(out_dir)
+    for split, split_rows in rows.items():
+        for r in split_rows:
             if not (data_dir / r["image_path"]).is_file():
-                raise InputRejected(f"{source}: image_path {r['image_path']!r} of {r['id']} not found under {data_dir}")
-        write_text_atomic(out_dir / f"{split}.jsonl", jsonl_text(rows[split]))
-    digest = content_hash(data_dir, out_dir, splits)
-    write_text_atomic(registry, registry_text([registry_entry(dataset_id, rows, digest, params)]))
+                raise InputRejected(f"{split}: image_path {r['image_path']!r} of {r['id']} not found under {data_dir}")
+        write_text_atomic(out_dir / f"{split}.jsonl", jsonl_text(split_rows))
+    digest = content_hash(data_dir, out_dir, list(rows))
+    write_text_atomic(registry, registry_text([registry_entry(dataset_id, rows, digest, params, positive_key)]))
     return {split: len(r) for split, r in rows.items()}

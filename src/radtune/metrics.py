@@ -34,8 +34,28 @@ def _pairs(pred: Sequence[Any], gt: Sequence[Any]) -> list[tuple[Any, float]]:
     return [(p, float(g)) for p, g in zip(pred, gt) if _is_number(g)]
 
 
+def binary_scores(pred: Sequence[bool | None], gt: Sequence[bool]) -> dict[str, float]:
+    """F1, precision, recall, accuracy with True = positive class; a None prediction
+    (malformed answer) counts as wrong. Precision/recall/F1 with no predicted/actual
+    positives are 0 (scikit-learn's zero_division=0)."""
+    if len(pred) != len(gt):
+        raise ValueError(f"predictions ({len(pred)}) and ground truth ({len(gt)}) differ in length")
+    if not gt:
+        return {"f1": math.nan, "precision": math.nan, "recall": math.nan, "accuracy": math.nan}
+    truth = [bool(g) for g in gt]
+    said = [(not g) if p is None else bool(p) for p, g in zip(pred, truth)]
+    tp = sum(p and g for p, g in zip(said, truth))
+    fp = sum(p and not g for p, g in zip(said, truth))
+    fn = sum(g and not p for p, g in zip(said, truth))
+    correct = sum(p == g for p, g in zip(said, truth))
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+    return {"f1": f1, "precision": precision, "recall": recall, "accuracy": correct / len(truth)}
+
+
 class RadiologyMetrics:
-    """Bone age, fracture and ROP metrics; every method is a pure function of its inputs."""
+    """Bone age, fracture, hemorrhage and ROP metrics; every method is a pure function of its inputs."""
 
     def bone_age_mae(self, pred: Sequence[float], gt: Sequence[float | None]) -> float:
         """Mean absolute error in months over the pairs with a ground truth."""
@@ -52,23 +72,12 @@ class RadiologyMetrics:
         return hits / len(pairs) if pairs else math.nan
 
     def fracture_f1(self, pred: Sequence[bool | None], gt: Sequence[bool]) -> dict[str, float]:
-        """Binary metrics with fracture = positive class; a None prediction counts as wrong.
-        Precision/recall/F1 with no predicted/actual positives are 0 (scikit-learn's
-        zero_division=0)."""
-        if len(pred) != len(gt):
-            raise ValueError(f"predictions ({len(pred)}) and ground truth ({len(gt)}) differ in length")
-        if not gt:
-            return {"f1": math.nan, "precision": math.nan, "recall": math.nan, "accuracy": math.nan}
-        truth = [bool(g) for g in gt]
-        said = [(not g) if p is None else bool(p) for p, g in zip(pred, truth)]
-        tp = sum(p and g for p, g in zip(said, truth))
-        fp = sum(p and not g for p, g in zip(said, truth))
-        fn = sum(g and not p for p, g in zip(said, truth))
-        correct = sum(p == g for p, g in zip(said, truth))
-        precision = tp / (tp + fp) if tp + fp else 0.0
-        recall = tp / (tp + fn) if tp + fn else 0.0
-        f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-        return {"f1": f1, "precision": precision, "recall": recall, "accuracy": correct / len(truth)}
+        """Binary metrics with fracture = positive class (see `binary_scores`)."""
+        return binary_scores(pred, gt)
+
+    def hemorrhage_f1(self, pred: Sequence[bool | None], gt: Sequence[bool]) -> dict[str, float]:
+        """Binary metrics with "hemorrhage present" (any, or of one type) = positive class."""
+        return binary_scores(pred, gt)
 
     def rop_auc(self, labels_dict: Mapping[str, Sequence[int]],
                 predictions_dict: Mapping[str, Sequence[float]]) -> dict[str, float]:

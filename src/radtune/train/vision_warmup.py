@@ -4,9 +4,10 @@ MedGemma's vision encoder arrives pretrained; the tiny model's is random, and a 
 vision tower learns very slowly through a language model that does not yet look at it
 (the image only decides a few of the ~30 answer tokens). So, for a from-scratch base, the
 recipe can first train the vision tower + projector alone, LLaVA-style stage 1: image
-features, mean-pooled over the image tokens, feed one linear head per scalar field of the
+features, mean-pooled over the image tokens, feed one linear head per field of the
 assistant's JSON answer (cross-entropy for categorical/boolean fields, squared error on
-the standardised value for numeric ones), on the train split only. The heads are thrown
+the standardised value for numeric ones, binary cross-entropy per label for lists of
+labels such as ct_v4's hemorrhage types), on the train split only. The heads are thrown
 away; the LoRA stage then starts from a vision tower whose features already separate the
 answers. `train.vision_warmup.epochs: 0` (the MedGemma recipes) skips it.
 
@@ -38,8 +39,9 @@ def check_warmup(train_cfg: Mapping[str, Any]) -> None:
 
 
 def answer_fields(examples: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """{field: {"kind": "class", "classes": [...]} | {"kind": "number", "mean": m, "std": s}}
-    for every scalar field of the JSON answers (fields that are not JSON objects are skipped)."""
+    """{field: {"kind": "class" | "labels", "classes": [...]} | {"kind": "number", "mean": m, "std": s}}
+    for every scalar field and every list-of-labels field of the JSON answers (anything
+    else, e.g. a list of boxes, is skipped)."""
     values: dict[str, list[Any]] = {}
     for e in examples:
         try:
@@ -48,12 +50,17 @@ def answer_fields(examples: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, 
             continue
         if isinstance(answer, dict):
             for k, v in answer.items():
-                if v is None or isinstance(v, (str, bool, int, float)):
+                if v is None or isinstance(v, (str, bool, int, float)) or (
+                        isinstance(v, list) and all(isinstance(x, str) for x in v)):
                     values.setdefault(k, []).append(v)
     fields = {}
     for k, vs in sorted(values.items()):
         present = [v for v in vs if v is not None]
-        if present and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+        if present and all(isinstance(v, list) for v in present):
+            labels = sorted({x for v in present for x in v})
+            if labels:
+                fields[k] = {"kind": "labels", "classes": labels}
+        elif present and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
             mean = sum(present) / len(present)
             std = math.sqrt(sum((v - mean) ** 2 for v in present) / len(present)) or 1.0
             fields[k] = {"kind": "number", "mean": mean, "std": std}
@@ -65,7 +72,8 @@ def answer_fields(examples: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, 
 
 
 def field_targets(examples: Sequence[Mapping[str, Any]], fields: Mapping[str, Mapping[str, Any]]) -> dict[str, torch.Tensor]:
-    """Per field: class indices (-100 = missing) or standardised numbers (nan = missing)."""
+    """Per field: class indices (-100 = missing), multi-hot rows (nan = missing) or
+    standardised numbers (nan = missing)."""
     answers = []
     for e in examples:
         try:
@@ -78,6 +86,9 @@ def field_targets(examples: Sequence[Mapping[str, Any]], fields: Mapping[str, Ma
         if f["kind"] == "class":
             index = {c: i for i, c in enumerate(f["classes"])}
             out[k] = torch.tensor([index.get(json.dumps(a.get(k)), -100) if k in a else -100 for a in answers])
+        elif f["kind"] == "labels":
+            out[k] = torch.tensor([[float(c in a[k]) for c in f["classes"]] if isinstance(a.get(k), list)
+                                   else [math.nan] * len(f["classes"]) for a in answers])
         else:
             out[k] = torch.tensor([(float(a[k]) - f["mean"]) / f["std"] if isinstance(a.get(k), (int, float))
                                    else math.nan for a in answers])
@@ -109,7 +120,7 @@ def warmup_vision(model, processor, examples: Sequence[Mapping[str, Any]], cfg: 
     targets = field_targets(examples, fields)
     torch.manual_seed(seed)
     hidden = model.config.text_config.hidden_size
-    heads = torch.nn.ModuleDict({k: torch.nn.Linear(hidden, len(f["classes"]) if f["kind"] == "class" else 1)
+    heads = torch.nn.ModuleDict({k: torch.nn.Linear(hidden, len(f["classes"]) if "classes" in f else 1)
                                  for k, f in fields.items()})
     vision = [p for n, p in model.named_parameters() if is_vision(n)]
     frozen = {n: p.requires_grad for n, p in model.named_parameters()}
@@ -140,6 +151,12 @@ def warmup_vision(model, processor, examples: Sequence[Mapping[str, Any]], cfg: 
                         loss = loss + torch.nn.functional.cross_entropy(out, y, ignore_index=-100)
                         ok = y != -100
                         correct[k] += int((out.argmax(-1)[ok] == y[ok]).sum())
+                        seen[k] += int(ok.sum())
+                elif f["kind"] == "labels":
+                    ok = ~torch.isnan(y[:, 0])
+                    if ok.any():
+                        loss = loss + torch.nn.functional.binary_cross_entropy_with_logits(out[ok], y[ok])
+                        correct[k] += int(((out[ok] > 0).float() == y[ok]).all(-1).sum())
                         seen[k] += int(ok.sum())
                 else:
                     ok = ~torch.isnan(y)

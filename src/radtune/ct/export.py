@@ -1,0 +1,50 @@
+"""export-jsonl for ct_v4: every image of the final 6-class dataset as a chat row.
+
+The answer lists the hemorrhage types present (radtune.ct.targets), plus their boxes when
+`export.with_boxes` is set: `{"hemorrhage":true,"types":["IPH","SAH"]}`. Rows are
+written by the shared `radtune.export.write_export` (same JSONL fields and registry as
+every variant); `image_path` is relative to the data folder, e.g.
+`6class_coco/train/<image>.png`. Split names are the pipeline's (train, val, test), the
+folders the seed's (train, valid, test)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from radtune.ct import CLASSES, SPLIT_DIRS
+from radtune.ct.targets import document_targets
+from radtune.ct.validate import load_split
+from radtune.errors import InputRejected
+from radtune.export import chat_messages, target_text, write_export
+
+
+def instruction(with_boxes: bool, box_scale: int | None) -> str:
+    text = ("Read this head CT slice (brain window). Answer with JSON only, keys: hemorrhage (true/false), "
+            f"types (list of the intracranial hemorrhage types present, from {', '.join(CLASSES)})")
+    if with_boxes:
+        unit = f"0..{box_scale} of the image width/height" if box_scale else "pixels"
+        text += f", boxes (list of {{type, bbox [x, y, width, height] in {unit}}})"
+    return text + "."
+
+
+def split_rows(final_dir: Path, final_name: str, split: str, with_boxes: bool, box_scale: int | None) -> list[dict]:
+    path = Path(final_dir) / SPLIT_DIRS[split]
+    if not path.is_dir():
+        raise InputRejected(f"{path}: split folder not found; run the data stages first")
+    prompt = instruction(with_boxes, box_scale)
+    rows = []
+    for t in document_targets(load_split(final_dir, split), with_boxes=with_boxes, box_scale=box_scale):
+        target = target_text(t["target"])
+        rows.append({"id": Path(t["file_name"]).stem,
+                     "image_path": f"{final_name}/{SPLIT_DIRS[split]}/{t['file_name']}",
+                     "prompt": prompt, "target": target, "messages": chat_messages(prompt, target)})
+    return sorted(rows, key=lambda r: r["id"])
+
+
+def export_ct(data_dir: Path, final_name: str, out_dir: Path, registry: Path, dataset_id: str,
+              params: Mapping[str, Any], export_cfg: Mapping[str, Any], splits: Iterable[str]) -> dict[str, int]:
+    with_boxes, box_scale = bool(export_cfg.get("with_boxes")), export_cfg.get("box_scale") or None
+    rows = {s: split_rows(Path(data_dir) / final_name, final_name, s, with_boxes, box_scale) for s in splits}
+    return write_export(data_dir, out_dir, registry, dataset_id, params, rows, "hemorrhage")
