@@ -1,5 +1,8 @@
 """export-jsonl: the annotated splits as LoRA-ready JSONL, plus the dataset registry.
 
+pedirad rows are built here; ct_v4 rows in radtune.ct.export; both are written by
+`write_export` (the same JSONL fields and registry for every variant).
+
 One line per annotation record, sorted by image_id, in `<data_dir>/jsonl/<split>.jsonl`:
 
   id          the record's image_id
