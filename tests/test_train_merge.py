@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -205,3 +206,16 @@ def test_eval_outputs(pipeline):
     preds = read_jsonl(root / "metrics" / "eval_predictions.jsonl")
     assert [p["id"] for p in preds] == [r["id"] for r in read_jsonl(root / DATA / "jsonl" / "test.jsonl")]
     assert "eval: 6 test examples" in logs["stages/eval.py"]
+
+
+def test_registry_takes_the_dvc_hashes_from_the_lock(tmp_path):
+    import yaml
+
+    from radtune.export import locked_hashes
+
+    lock = {"schema": "2.0", "stages": {"augment": {"cmd": "x", "outs": [
+        {"path": "data/v/processed", "hash": "md5", "md5": "abc.dir"}, {"path": "data/v/log.json", "md5": "def"}]}}}
+    (tmp_path / "dvc.lock").write_text(yaml.safe_dump(lock))
+    got = locked_hashes([Path("data/v/processed"), "data/v/annotations"], tmp_path / "dvc.lock")
+    assert got == {"data/v/processed": "abc.dir", "data/v/annotations": None}
+    assert locked_hashes(["data/v/processed"], tmp_path / "missing.lock") == {"data/v/processed": None}

@@ -19,8 +19,9 @@ files: same annotations => same bytes.
 
 The dataset registry (`<data_dir>/dataset_registry.yml`) records the provenance id
 (`pedirad-8k`), the record counts per split, the content hash of what was exported
-(sha256 over every JSONL file and every image it references) and the params that made it;
-the train stage copies id and hash into the adapter card."""
+(sha256 over every JSONL file and every image it references), the DVC hashes (dvc.lock) of
+the dataset folders it was exported from and the params that made it; the train stage
+copies id and hashes into the adapter card."""
 
 from __future__ import annotations
 
@@ -168,8 +169,18 @@ def content_hash(data_dir: Path, jsonl_dir: Path, splits: Iterable[str]) -> str:
     return h.hexdigest()
 
 
+def locked_hashes(paths: Iterable[str | Path], lock_file: Path = Path("dvc.lock")) -> dict[str, str | None]:
+    """The hash DVC recorded in dvc.lock for each of these stage outputs (the upstream stages
+    have run, so their entries are there); None where the lock has none (outside DVC)."""
+    lock = yaml.safe_load(lock_file.read_text(encoding="utf-8")) if lock_file.is_file() else {}
+    found = {o["path"]: o.get("md5") for stage in ((lock or {}).get("stages") or {}).values()
+             for o in stage.get("outs") or []}
+    return {Path(p).as_posix(): found.get(Path(p).as_posix()) for p in paths}
+
+
 def registry_entry(dataset_id: str, rows: Mapping[str, list[dict]], digest: str,
-                   params: Mapping[str, Any], positive_key: str = "fracture") -> dict[str, Any]:
+                   params: Mapping[str, Any], positive_key: str = "fracture",
+                   dvc_hashes: Mapping[str, str | None] | None = None) -> dict[str, Any]:
     counts = {split: len(r) for split, r in rows.items()}
     positives = {split: sum(bool(json.loads(x["target"])[positive_key]) for x in r) for split, r in rows.items()}
     return {
@@ -179,6 +190,7 @@ def registry_entry(dataset_id: str, rows: Mapping[str, list[dict]], digest: str,
         "counts": counts,
         f"{positive_key}_counts": positives,
         "content_hash": f"sha256:{digest}",
+        "dvc_hashes": dict(dvc_hashes or {}),
         "params": dict(params),
     }
 
@@ -199,7 +211,8 @@ def read_registry_entry(path: Path, dataset_id: str) -> dict[str, Any]:
 
 
 def export_jsonl(data_dir: Path, out_dir: Path, registry: Path, dataset_id: str,
-                 params: Mapping[str, Any], splits: Iterable[str] = SPLITS) -> dict[str, int]:
+                 params: Mapping[str, Any], splits: Iterable[str] = SPLITS,
+                 dvc_hashes: Mapping[str, str | None] | None = None) -> dict[str, int]:
     """pedirad: `annotations/<split>_annotations.json` -> rows; see `write_export`."""
     data_dir = Path(data_dir)
     rows: dict[str, list[dict]] = {}
@@ -211,13 +224,15 @@ def export_jsonl(data_dir: Path, out_dir: Path, registry: Path, dataset_id: str,
         if not isinstance(records, list):
             raise InputRejected(f"{source}: expected a JSON array of records")
         rows[split] = export_rows(records, str(source))
-    return write_export(data_dir, out_dir, registry, dataset_id, params, rows, "fracture")
+    return write_export(data_dir, out_dir, registry, dataset_id, params, rows, "fracture", dvc_hashes)
 
 
 def write_export(data_dir: Path, out_dir: Path, registry: Path, dataset_id: str, params: Mapping[str, Any],
-                 rows: Mapping[str, list[dict]], positive_key: str) -> dict[str, int]:
+                 rows: Mapping[str, list[dict]], positive_key: str,
+                 dvc_hashes: Mapping[str, str | None] | None = None) -> dict[str, int]:
     """Write `<out_dir>/<split>.jsonl` for each split (every image_path must exist under
-    `data_dir`) and the registry entry; return the row counts."""
+    `data_dir`) and the registry entry (with `dvc_hashes`: the DVC hashes of the dataset
+    folders it was exported from, see `locked_hashes`); return the row counts."""
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     for split, split_rows in rows.items():
         for r in split_rows:
@@ -225,5 +240,5 @@ def write_export(data_dir: Path, out_dir: Path, registry: Path, dataset_id: str,
                 raise InputRejected(f"{split}: image_path {r['image_path']!r} of {r['id']} not found under {data_dir}")
         write_text_atomic(out_dir / f"{split}.jsonl", jsonl_text(split_rows))
     digest = content_hash(data_dir, out_dir, list(rows))
-    write_text_atomic(registry, registry_text([registry_entry(dataset_id, rows, digest, params, positive_key)]))
+    write_text_atomic(registry, registry_text([registry_entry(dataset_id, rows, digest, params, positive_key, dvc_hashes)]))
     return {split: len(r) for split, r in rows.items()}

@@ -44,7 +44,8 @@ def split_rows(final_dir: Path, final_name: str, split: str, with_boxes: bool, b
 
 
 def export_ct(data_dir: Path, final_name: str, out_dir: Path, registry: Path, dataset_id: str,
-              params: Mapping[str, Any], export_cfg: Mapping[str, Any], splits: Iterable[str]) -> dict[str, int]:
+              params: Mapping[str, Any], export_cfg: Mapping[str, Any], splits: Iterable[str],
+              dvc_hashes: Mapping[str, str | None] | None = None) -> dict[str, int]:
     with_boxes, box_scale = bool(export_cfg.get("with_boxes")), export_cfg.get("box_scale") or None
     rows = {s: split_rows(Path(data_dir) / final_name, final_name, s, with_boxes, box_scale) for s in splits}
-    return write_export(data_dir, out_dir, registry, dataset_id, params, rows, "hemorrhage")
+    return write_export(data_dir, out_dir, registry, dataset_id, params, rows, "hemorrhage", dvc_hashes)

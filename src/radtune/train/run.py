@@ -38,6 +38,7 @@ def adapter_card(dataset: Mapping[str, Any], base: str, model_cfg: Mapping[str, 
                  train_cfg: Mapping[str, Any], result: TrainResult) -> str:
     lc = train_cfg["lora"]
     finals = "\n".join(f"| {k} | {v} |" for k, v in sorted(result.final.items()))
+    dvc_rows = "".join(f"| dvc_hash {k} | {v} |\n" for k, v in sorted((dataset.get("dvc_hashes") or {}).items()))
     return f"""---
 library_name: peft
 base_model: {base}
@@ -57,7 +58,7 @@ or use the merged model (`merge` stage).
 |---|---|
 | dataset_provenance_id | {dataset['id']} |
 | content_hash | {dataset['content_hash']} |
-| counts | {json.dumps(dataset.get('counts', {}), sort_keys=True)} |
+{dvc_rows}| counts | {json.dumps(dataset.get('counts', {}), sort_keys=True)} |
 
 ## Training
 
