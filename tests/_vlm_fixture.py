@@ -58,6 +58,21 @@ def make_data_dir(root: Path, n: dict[str, int] | None = None, seed: int = 0) ->
     return root
 
 
+def exported_base(root: Path, n: dict[str, int], model_cfg: dict, seed: int = 0) -> tuple[Path, list[dict], dict]:
+    """A data folder (make_data_dir) exported to JSONL and a tiny base built from its train
+    text into root/base, as the train stage does it: (data dir, train rows, build info)."""
+    from radtune.export import export_jsonl
+    from radtune.io import read_jsonl
+    from radtune.model.tiny import build_tiny_base
+    from radtune.train.run import tokenizer_texts
+
+    data = make_data_dir(root / "data", n)
+    export_jsonl(data, data / "jsonl", data / "dataset_registry.yml", "pedirad-8k", {})
+    rows = read_jsonl(data / "jsonl" / "train.jsonl")
+    info = build_tiny_base(model_cfg, tokenizer_texts(rows), root / "base", seed=seed)
+    return data, rows, info
+
+
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
 

@@ -8,10 +8,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from _vlm_fixture import compose_params, make_data_dir
-from radtune.export import export_jsonl
-from radtune.io import read_jsonl
-from radtune.model.tiny import build_tiny_base
+from _vlm_fixture import compose_params, exported_base
 from radtune.train.collator import IGNORE_INDEX, VLMCollator, prompt_batch
 from radtune.train.loop import examples_from_rows
 
@@ -23,11 +20,8 @@ def setup(tmp_path_factory):
     from transformers import AutoProcessor
 
     root = tmp_path_factory.mktemp("collator")
-    data = make_data_dir(root / "data", {"train": 6, "val": 2, "test": 2})
-    export_jsonl(data, data / "jsonl", data / "dataset_registry.yml", "pedirad-8k", {})
-    rows = read_jsonl(data / "jsonl" / "train.jsonl")
     model_cfg = OmegaConf.to_container(compose_params().model)
-    build_tiny_base(model_cfg, [r["prompt"] for r in rows] + [r["target"] for r in rows], root / "base", seed=0)
+    data, rows, _ = exported_base(root, {"train": 6, "val": 2, "test": 2}, model_cfg)
     processor = AutoProcessor.from_pretrained(root / "base")
     # different prompt and answer lengths in one batch (padding in the middle of the batch)
     rows[1]["messages"][1]["content"][0]["text"] = rows[1]["target"] + " "      # trailing space is trimmed

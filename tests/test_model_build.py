@@ -8,13 +8,13 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from _vlm_fixture import CONF, make_data_dir
+from _vlm_fixture import CONF, exported_base
 from radtune.errors import ConfigError
-from radtune.export import export_jsonl
 from radtune.io import read_jsonl
 from radtune.model.tiny import SPECIAL_TOKENS, build_tiny_base, check_shapes
 from radtune.train.collator import VLMCollator
 from radtune.train.loop import examples_from_rows
+from radtune.train.run import tokenizer_texts
 
 pytestmark = pytest.mark.xdist_group("vlm_build")
 
@@ -22,13 +22,9 @@ pytestmark = pytest.mark.xdist_group("vlm_build")
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("build")
-    data = make_data_dir(root / "data", {"train": 8, "val": 2, "test": 2})
-    export_jsonl(data, data / "jsonl", data / "dataset_registry.yml", "pedirad-8k", {})
-    rows = read_jsonl(data / "jsonl" / "train.jsonl")
-    texts = [r["prompt"] for r in rows] + [r["target"] for r in rows]
     cfg = OmegaConf.to_container(OmegaConf.load(CONF / "model" / "tiny_gemma3.yaml"))   # the real default
-    info = build_tiny_base(cfg, texts, root / "base", seed=0)
-    build_tiny_base(cfg, texts, root / "base2", seed=0)
+    data, rows, info = exported_base(root, {"train": 8, "val": 2, "test": 2}, cfg)
+    build_tiny_base(cfg, tokenizer_texts(rows), root / "base2", seed=0)
     return root, data, cfg, info
 
 

@@ -11,11 +11,8 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from _vlm_fixture import CONF, SMALL_MODEL, make_data_dir
+from _vlm_fixture import CONF, compose_params, exported_base
 from radtune.errors import ConfigError
-from radtune.export import export_jsonl
-from radtune.io import read_jsonl
-from radtune.model.tiny import build_tiny_base
 from radtune.train.loop import augment, examples_from_rows
 from radtune.train.vision_warmup import answer_fields, check_warmup, field_targets, is_vision, warmup_vision
 
@@ -54,15 +51,8 @@ def test_warmup_needs_the_vision_modules_saved_with_the_adapter():
 def test_warmup_trains_only_the_vision_side_and_separates_fractures(tmp_path):
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    data = make_data_dir(tmp_path / "data", {"train": 32, "val": 2, "test": 2})
-    export_jsonl(data, data / "jsonl", data / "dataset_registry.yml", "pedirad-8k", {})
-    rows = read_jsonl(data / "jsonl" / "train.jsonl")
-    cfg = OmegaConf.to_container(OmegaConf.load(CONF / "model" / "tiny_gemma3.yaml"))
-    small = OmegaConf.create(cfg)
-    for k, v in SMALL_MODEL.items():
-        OmegaConf.update(small, k, v)
-    build_tiny_base(OmegaConf.to_container(small), [r["prompt"] for r in rows] + [r["target"] for r in rows],
-                    tmp_path / "base", seed=0)
+    data, rows, _ = exported_base(tmp_path, {"train": 32, "val": 2, "test": 2},
+                                  OmegaConf.to_container(compose_params().model))      # the small tiny model
     model = AutoModelForImageTextToText.from_pretrained(tmp_path / "base")
     processor = AutoProcessor.from_pretrained(tmp_path / "base")
     before = {n: p.detach().clone() for n, p in model.named_parameters()}

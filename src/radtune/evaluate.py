@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,9 @@ from typing import Any
 import torch
 
 from radtune.io import read_jsonl
-from radtune.metrics import RadiologyMetrics, parse_json_predictions
+from radtune.metrics import RadiologyMetrics, answer_bool, confusion_rows, majority, parse_json_predictions, \
+    prediction_rows
+from radtune.metrics import round4 as r4
 from radtune.train.collator import prompt_batch
 from radtune.train.loop import examples_from_rows, setup_determinism
 
@@ -38,23 +40,11 @@ def _num(x: Any) -> float | None:
     return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else None
 
 
-def _bool(x: Any) -> bool | None:
-    return x if isinstance(x, bool) else None
-
-
-def r4(x: float) -> float | None:
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), 4)
-
-
 def train_baselines(train_rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     targets = [json.loads(r["target"]) for r in train_rows]
-    counts = Counter(bool(t["fracture"]) for t in targets)
-    majority = counts.most_common(1)[0][0] if counts else False
-    if counts.get(True, 0) == counts.get(False, 0):
-        majority = True
     ages = [_num(t.get("bone_age_months")) for t in targets]
     ages = [a for a in ages if a is not None]
-    return {"majority_fracture": majority, "bone_age_mean": sum(ages) / len(ages) if ages else 0.0}
+    return {"majority_fracture": majority([bool(t["fracture"]) for t in targets]), "bone_age_mean": sum(ages) / len(ages) if ages else 0.0}
 
 
 @torch.no_grad()
@@ -62,7 +52,6 @@ def generate_answers(model, processor, examples: Sequence[Mapping[str, Any]], ba
                      max_new_tokens: int) -> list[str]:
     """Greedy answers (special tokens stripped), in the order of `examples`."""
     from tqdm import tqdm
-    import sys
 
     model.eval()
     out: list[str] = []
@@ -83,9 +72,9 @@ def score(test_rows: Sequence[Mapping[str, Any]], outputs: Sequence[str],
     parsed = parse_json_predictions(outputs)
     targets = [json.loads(r["target"]) for r in test_rows]
     gt_fx = [bool(t["fracture"]) for t in targets]
-    pred_fx = [_bool(p.get("fracture")) if p else None for p in parsed]
+    pred_fx = [answer_bool(p, "fracture") for p in parsed]
     fx = m.fracture_f1(pred_fx, gt_fx)
-    majority = m.fracture_f1([baselines["majority_fracture"]] * len(gt_fx), gt_fx)
+    baseline = m.fracture_f1([baselines["majority_fracture"]] * len(gt_fx), gt_fx)
     gt_age = [_num(t.get("bone_age_months")) for t in targets]
     pred_age = [_num(p.get("bone_age_months")) if p else None for p in parsed]
     mean = float(baselines["bone_age_mean"])
@@ -103,7 +92,7 @@ def score(test_rows: Sequence[Mapping[str, Any]], outputs: Sequence[str],
         "fracture_precision": r4(fx["precision"]),
         "fracture_recall": r4(fx["recall"]),
         "fracture_accuracy": r4(fx["accuracy"]),
-        "fracture_majority_accuracy": r4(majority["accuracy"]),
+        "fracture_majority_accuracy": r4(baseline["accuracy"]),
         "fracture_type_accuracy": r4(exact["fracture_type_accuracy"]),
         "location_accuracy": r4(exact["location_accuracy"]),
         "bone_age_n": n_age,
@@ -111,16 +100,8 @@ def score(test_rows: Sequence[Mapping[str, Any]], outputs: Sequence[str],
         "bone_age_mean_predictor_mae": r4(m.bone_age_mae([mean] * len(gt_age), gt_age)),
         "bone_age_within_2mo": r4(m.bone_age_within_months(pred_age, gt_age, margin_months=2.0)),
     }
-
-    def label(v: bool | None) -> str:
-        return "invalid" if v is None else ("fracture" if v else "no_fracture")
-
-    confusion = [{"actual": label(g), "predicted": label(p)} for g, p in zip(gt_fx, pred_fx)]
-    predictions = [
-        {"id": r["id"], "target": r["target"], "output": o, "parsed": p}
-        for r, o, p in zip(test_rows, outputs, parsed)
-    ]
-    return metrics, confusion, predictions
+    return (metrics, confusion_rows(gt_fx, pred_fx, "fracture", "no_fracture"),
+            prediction_rows(test_rows, outputs, parsed))
 
 
 def evaluate(model_path: str | Path, data_dir: str | Path, eval_cfg: Mapping[str, Any], seed: int = 0,

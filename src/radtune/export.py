@@ -111,19 +111,18 @@ def chat_messages(prompt: str, target: str) -> list[dict]:
     ]
 
 
+def chat_row(row_id: str, image_path: str, prompt: str, target: str) -> dict[str, Any]:
+    """One exported line: the seed's prompt / target / image_path view plus chat messages."""
+    return {"id": row_id, "image_path": image_path, "prompt": prompt, "target": target,
+            "messages": chat_messages(prompt, target)}
+
+
 def export_row(record: Mapping[str, Any], source: str = "") -> dict[str, Any]:
     missing = [f for f in REQUIRED_FIELDS if record.get(f) is None]
     if missing:
         raise InputRejected(f"{source}: record {record.get('image_id')!r} has no {', '.join(missing)}")
-    prompt = build_prompt(record)
-    target = target_text(build_target(record))
-    return {
-        "id": str(record["image_id"]),
-        "image_path": str(record["image_path"]),
-        "prompt": prompt,
-        "target": target,
-        "messages": chat_messages(prompt, target),
-    }
+    return chat_row(str(record["image_id"]), str(record["image_path"]), build_prompt(record),
+                    target_text(build_target(record)))
 
 
 def export_rows(records: Iterable[Mapping[str, Any]], source: str = "") -> list[dict[str, Any]]:

@@ -54,6 +54,36 @@ def binary_scores(pred: Sequence[bool | None], gt: Sequence[bool]) -> dict[str, 
     return {"f1": f1, "precision": precision, "recall": recall, "accuracy": correct / len(truth)}
 
 
+def round4(x: float | None) -> float | None:
+    """A metric value for metrics JSON: 4 decimals; None for a missing value or NaN."""
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), 4)
+
+
+def answer_bool(answer: Mapping[str, Any] | None, key: str) -> bool | None:
+    """`answer[key]` if the parsed answer has it as a JSON boolean, else None (= wrong)."""
+    value = answer.get(key) if answer else None
+    return value if isinstance(value, bool) else None
+
+
+def majority(values: Sequence[bool]) -> bool:
+    """The most common answer of a (train) split; a tie counts as True."""
+    return sum(bool(v) for v in values) * 2 >= len(values)
+
+
+def confusion_rows(gt: Sequence[bool], pred: Sequence[bool | None], positive: str, negative: str) -> list[dict]:
+    """{"actual", "predicted"} label rows for a DVC confusion plot; None is "invalid"."""
+    def label(v: bool | None) -> str:
+        return "invalid" if v is None else (positive if v else negative)
+
+    return [{"actual": label(g), "predicted": label(p)} for g, p in zip(gt, pred)]
+
+
+def prediction_rows(rows: Sequence[Mapping[str, Any]], outputs: Sequence[str],
+                    parsed: Sequence[dict | None]) -> list[dict]:
+    """Per-sample records for inspection: id, target, raw output, parsed answer."""
+    return [{"id": r["id"], "target": r["target"], "output": o, "parsed": p} for r, o, p in zip(rows, outputs, parsed)]
+
+
 class RadiologyMetrics:
     """Bone age, fracture, hemorrhage and ROP metrics; every method is a pure function of its inputs."""
 

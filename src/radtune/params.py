@@ -89,10 +89,11 @@ _BY_KIND: dict[str, dict[str, tuple[tuple[type, ...], Any, str]]] = {
 
 _NUM, _FRACTION = (int, float), (lambda v: 0 <= v <= 1, "a number in [0, 1]")
 # the fine-tuning groups: checked when present (the data-only tests compose without them)
-_MODEL_TRAIN: dict[str, tuple[tuple[type, ...], Any, str]] = {
+_GROUPS: dict[str, dict[str, tuple[tuple[type, ...], Any, str]]] = {"model": {
     "model.build": ((str,), lambda v: v in ("tiny", "hub"), "tiny or hub"),
     "model.dtype": ((str,), lambda v: v in ("float32", "bfloat16", "float16"), "float32 | bfloat16 | float16"),
     "model.max_new_tokens": ((int,), lambda v: v >= 1, "an integer >= 1"),
+}, "train": {
     "train.quantization": ((str,), lambda v: v in ("none", "4bit"), "none or 4bit"),
     "train.lora.r": ((int,), lambda v: v >= 1, "an integer >= 1"),
     "train.lora.alpha": (_NUM, lambda v: v > 0, "a number > 0"),
@@ -108,13 +109,11 @@ _MODEL_TRAIN: dict[str, tuple[tuple[type, ...], Any, str]] = {
     "train.eval_steps": ((int,), lambda v: v >= 1, "an integer >= 1"),
     "train.save_steps": ((int,), lambda v: v >= 1, "an integer >= 1"),
     "train.hflip": (_NUM, *_FRACTION),
-}
+}}
 
 
 def _check(cfg: DictConfig, rules: dict[str, tuple[tuple[type, ...], Any, str]]) -> None:
     for key, (types, check, what) in rules.items():
-        if key.split(".")[0] in ("model", "train") and key.split(".")[0] not in cfg:
-            continue
         value = get(cfg, key)
         if isinstance(value, bool) or not isinstance(value, types) or not check(value):
             raise ConfigError(f"params: '{key}' must be {what}, got {value!r}")
@@ -124,7 +123,9 @@ def validate(cfg: DictConfig) -> None:
     """Every key the stages read, checked before any work; the error names the key."""
     _check(cfg, _COMMON)
     _check(cfg, _BY_KIND[cfg.dataset.kind])
-    _check(cfg, _MODEL_TRAIN)
+    for group, rules in _GROUPS.items():
+        if group in cfg:
+            _check(cfg, rules)
     final = get(cfg, "dataset.layout.final")
     if not (OmegaConf.is_list(final) and len(final) == 3 and all(isinstance(x, str) and x for x in final)):
         raise ConfigError(f"params: 'dataset.layout.final' must be a list of 3 paths, got {final!r}")

@@ -11,23 +11,20 @@ radtune.ct.targets). Rules (malformed output always counts as wrong):
                    predicted boxes, every box with score 1 (greedy answers carry no
                    confidence), against the target boxes in the same coordinates.
 Baseline from the train split: `hemorrhage_majority_accuracy` (always the most common
-train answer)."""
+train answer; a tie counts as hemorrhage, as for fractures)."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import json
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from radtune.ct import CLASSES
-from radtune.metrics import RadiologyMetrics, parse_json_predictions
-
-
-def r4(x: float | None) -> float | None:
-    return None if x is None else round(float(x), 4)
+from radtune.metrics import RadiologyMetrics, answer_bool, confusion_rows, majority, parse_json_predictions, \
+    prediction_rows
+from radtune.metrics import round4 as r4
 
 
 def _types(answer: Mapping[str, Any] | None) -> set[str] | None:
@@ -77,10 +74,9 @@ def score_ct(test_rows: Sequence[Mapping[str, Any]], outputs: Sequence[str],
     m = RadiologyMetrics()
     parsed = parse_json_predictions(outputs)
     targets = [json.loads(r["target"]) for r in test_rows]
-    train_any = Counter(bool(json.loads(r["target"])["hemorrhage"]) for r in train_rows)
-    majority = train_any.most_common(1)[0][0] if train_any else False
+    guess = majority([bool(json.loads(r["target"])["hemorrhage"]) for r in train_rows])
     gt_any = [bool(t["hemorrhage"]) for t in targets]
-    pred_any = [p.get("hemorrhage") if p and isinstance(p.get("hemorrhage"), bool) else None for p in parsed]
+    pred_any = [answer_bool(p, "hemorrhage") for p in parsed]
     anyh = m.hemorrhage_f1(pred_any, gt_any)
     pred_types = [_types(p) for p in parsed]
     metrics: dict[str, Any] = {
@@ -88,7 +84,7 @@ def score_ct(test_rows: Sequence[Mapping[str, Any]], outputs: Sequence[str],
         "valid_json_rate": r4(sum(p is not None for p in parsed) / len(parsed)) if parsed else None,
         "hemorrhage_f1": r4(anyh["f1"]), "hemorrhage_precision": r4(anyh["precision"]),
         "hemorrhage_recall": r4(anyh["recall"]), "hemorrhage_accuracy": r4(anyh["accuracy"]),
-        "hemorrhage_majority_accuracy": r4(m.hemorrhage_f1([majority] * len(gt_any), gt_any)["accuracy"]),
+        "hemorrhage_majority_accuracy": r4(m.hemorrhage_f1([guess] * len(gt_any), gt_any)["accuracy"]),
     }
     f1s = []
     for c in CLASSES:
@@ -101,11 +97,5 @@ def score_ct(test_rows: Sequence[Mapping[str, Any]], outputs: Sequence[str],
                                       if targets else None)
     if any("boxes" in t for t in targets):
         metrics |= {k: r4(v) for k, v in coco_map(targets, parsed).items()}
-
-    def label(v: bool | None) -> str:
-        return "invalid" if v is None else ("hemorrhage" if v else "no_hemorrhage")
-
-    confusion = [{"actual": label(g), "predicted": label(p)} for g, p in zip(gt_any, pred_any)]
-    predictions = [{"id": r["id"], "target": r["target"], "output": o, "parsed": p}
-                   for r, o, p in zip(test_rows, outputs, parsed)]
-    return metrics, confusion, predictions
+    return (metrics, confusion_rows(gt_any, pred_any, "hemorrhage", "no_hemorrhage"),
+            prediction_rows(test_rows, outputs, parsed))

@@ -17,7 +17,7 @@ from radtune.ct import CLASSES, SPLIT_DIRS
 from radtune.ct.targets import document_targets
 from radtune.ct.validate import load_split
 from radtune.errors import InputRejected
-from radtune.export import chat_messages, target_text, write_export
+from radtune.export import chat_row, target_text, write_export
 
 
 def instruction(with_boxes: bool, box_scale: int | None) -> str:
@@ -36,10 +36,8 @@ def split_rows(final_dir: Path, final_name: str, split: str, with_boxes: bool, b
     prompt = instruction(with_boxes, box_scale)
     rows = []
     for t in document_targets(load_split(final_dir, split), with_boxes=with_boxes, box_scale=box_scale):
-        target = target_text(t["target"])
-        rows.append({"id": Path(t["file_name"]).stem,
-                     "image_path": f"{final_name}/{SPLIT_DIRS[split]}/{t['file_name']}",
-                     "prompt": prompt, "target": target, "messages": chat_messages(prompt, target)})
+        rows.append(chat_row(Path(t["file_name"]).stem, f"{final_name}/{SPLIT_DIRS[split]}/{t['file_name']}",
+                             prompt, target_text(t["target"])))
     return sorted(rows, key=lambda r: r["id"])
 
 

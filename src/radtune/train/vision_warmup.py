@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from radtune.errors import ConfigError
+from radtune.metrics import parse_json_prediction
 from radtune.train.collator import answer_text
 
 VISION_MODULES = ("vision_tower", "multi_modal_projector")
@@ -38,21 +39,21 @@ def check_warmup(train_cfg: Mapping[str, Any]) -> None:
                               f"{list(VISION_MODULES)} (else the warmed-up weights are not saved)")
 
 
+def answers(examples: Sequence[Mapping[str, Any]]) -> list[dict]:
+    """Each example's assistant answer as a JSON object ({} where it is not one)."""
+    return [parse_json_prediction(answer_text(e["messages"])) or {} for e in examples]
+
+
 def answer_fields(examples: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     """{field: {"kind": "class" | "labels", "classes": [...]} | {"kind": "number", "mean": m, "std": s}}
     for every scalar field and every list-of-labels field of the JSON answers (anything
     else, e.g. a list of boxes, is skipped)."""
     values: dict[str, list[Any]] = {}
-    for e in examples:
-        try:
-            answer = json.loads(answer_text(e["messages"]))
-        except json.JSONDecodeError:
-            continue
-        if isinstance(answer, dict):
-            for k, v in answer.items():
-                if v is None or isinstance(v, (str, bool, int, float)) or (
-                        isinstance(v, list) and all(isinstance(x, str) for x in v)):
-                    values.setdefault(k, []).append(v)
+    for answer in answers(examples):
+        for k, v in answer.items():
+            if v is None or isinstance(v, (str, bool, int, float)) or (
+                    isinstance(v, list) and all(isinstance(x, str) for x in v)):
+                values.setdefault(k, []).append(v)
     fields = {}
     for k, vs in sorted(values.items()):
         present = [v for v in vs if v is not None]
@@ -74,24 +75,18 @@ def answer_fields(examples: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, 
 def field_targets(examples: Sequence[Mapping[str, Any]], fields: Mapping[str, Mapping[str, Any]]) -> dict[str, torch.Tensor]:
     """Per field: class indices (-100 = missing), multi-hot rows (nan = missing) or
     standardised numbers (nan = missing)."""
-    answers = []
-    for e in examples:
-        try:
-            a = json.loads(answer_text(e["messages"]))
-        except json.JSONDecodeError:
-            a = {}
-        answers.append(a if isinstance(a, dict) else {})
+    parsed = answers(examples)
     out = {}
     for k, f in fields.items():
         if f["kind"] == "class":
             index = {c: i for i, c in enumerate(f["classes"])}
-            out[k] = torch.tensor([index.get(json.dumps(a.get(k)), -100) if k in a else -100 for a in answers])
+            out[k] = torch.tensor([index.get(json.dumps(a.get(k)), -100) if k in a else -100 for a in parsed])
         elif f["kind"] == "labels":
             out[k] = torch.tensor([[float(c in a[k]) for c in f["classes"]] if isinstance(a.get(k), list)
-                                   else [math.nan] * len(f["classes"]) for a in answers])
+                                   else [math.nan] * len(f["classes"]) for a in parsed])
         else:
             out[k] = torch.tensor([(float(a[k]) - f["mean"]) / f["std"] if isinstance(a.get(k), (int, float))
-                                   else math.nan for a in answers])
+                                   else math.nan for a in parsed])
     return out
 
 
