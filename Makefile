@@ -7,7 +7,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv data params repro test bench clean-venv
+.PHONY: venv data params repro test lint bench clean-venv
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ repro: data
 
 test: venv
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: venv
 	$(BIN)/python benchmarks/bench_normalize.py

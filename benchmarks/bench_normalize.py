@@ -125,8 +125,10 @@ def main(argv: list[str] | None = None) -> int:
             print("no .dcm files found", file=sys.stderr)
             return 1
         ours(files[0], args.size), naive(files[0], args.size)  # warm imports / plugin discovery
-        rows = [("ours (LUT + cv2)", *time_it(ours, files, args.size)),
-                ("naive (float + skimage)", *time_it(naive, files, args.size))]
+        rows = [
+            ("ours (LUT + cv2)", *time_it(ours, files, args.size)),
+            ("naive (float + skimage)", *time_it(naive, files, args.size)),
+        ]
     print(f"{'pipeline':26s} {'images':>7s} {'failed':>7s} {'seconds':>9s} {'images/s':>9s}")
     for name, done, failed, secs in rows:
         print(f"{name:26s} {done:7d} {failed:7d} {secs:9.2f} {done / secs if secs else 0:9.1f}")

@@ -1,11 +1,12 @@
-"""eval: greedy answers of the merged model on the test split; radtune metrics, confusion
-rows for `dvc plots`, per-sample predictions (see radtune.evaluate)."""
+"""eval: greedy answers of the merged model on the test split, scored by the variant;
+metrics, confusion rows for `dvc plots`, per-sample predictions (see radtune.evaluate)."""
 
 import argparse
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from radtune import variants
 from radtune.params import load_params
 from radtune.stagelog import run
 
@@ -23,8 +24,13 @@ def main() -> None:
     from radtune.io import write_json, write_jsonl
 
     p = load_params()
-    metrics, confusion, predictions = evaluate(args.model, args.data_dir, OmegaConf.to_container(p.eval, resolve=True),
-                                               seed=p.seed, kind=p.dataset.kind)
+    metrics, confusion, predictions = evaluate(
+        args.model,
+        args.data_dir,
+        OmegaConf.to_container(p.eval, resolve=True),
+        seed=p.seed,
+        variant=variants.get(p.dataset.variant),
+    )
     write_json(args.metrics, metrics)
     write_json(args.confusion, confusion)
     write_jsonl(args.predictions, predictions)

@@ -23,9 +23,16 @@ def main() -> None:
     p = load_params()
     model_cfg = OmegaConf.to_container(p.model, resolve=True)
     try:
-        merge_adapter(model_cfg, base_path(model_cfg, args.model_dir), args.model_dir / "lora", args.out,
-                      check_examples_from(args.data_dir, "test", int(p.merge.check_samples)),
-                      atol=float(p.merge.atol), num_threads=int(p.train.num_threads), seed=p.seed)
+        merge_adapter(
+            model_cfg,
+            base_path(model_cfg, args.model_dir),
+            args.model_dir / "lora",
+            args.out,
+            check_examples_from(args.data_dir, "test", int(p.merge.check_samples)),
+            atol=float(p.merge.atol),
+            num_threads=int(p.train.num_threads),
+            seed=p.seed,
+        )
     except MergeMismatch as e:
         raise SystemExit(str(e)) from None
 

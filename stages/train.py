@@ -4,6 +4,7 @@
 import argparse
 from pathlib import Path
 
+from radtune import variants
 from radtune.params import load_params
 from radtune.stagelog import run
 
@@ -19,11 +20,20 @@ def main() -> None:
     p = load_params()
     from radtune.model.load import check_quantization
 
-    check_quantization(p.train)   # QLoRA on a machine without CUDA: one line, nothing loaded
+    check_quantization(p.train)  # QLoRA on a machine without CUDA: one line, nothing loaded
     from radtune.train.run import run_training
 
-    run_training(p.model, p.train, p.seed, args.data_dir, args.model_dir, p.export.dataset_id,
-                 args.registry, args.live)
+    run_training(
+        p.model,
+        p.train,
+        p.seed,
+        args.data_dir,
+        args.model_dir,
+        p.export.dataset_id,
+        args.registry,
+        args.live,
+        blank_text=variants.get(p.dataset.variant).blank_text,
+    )
 
 
 if __name__ == "__main__":

@@ -44,14 +44,22 @@ def make_data_dir(root: Path, n: dict[str, int] | None = None, seed: int = 0) ->
             path.parent.mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(path), draw(rng, fracture), [cv2.IMWRITE_JPEG_QUALITY, 90])
             age = int(rng.integers(2, 145))
-            records.append({
-                "image_id": image_id, "image_path": rel, "patient_id": f"P{i:05d}",
-                "age_months": age, "sex": "M" if i % 3 else "F", "fracture": fracture,
-                "fracture_type": TYPES[i % len(TYPES)] if fracture else "none",
-                "location": LOCATIONS[i % len(LOCATIONS)] if fracture else "none",
-                "bone_age_months": None if i % 7 == 3 else float(age + int(rng.integers(-6, 7))),
-                "clinical_context": CONTEXTS[i % len(CONTEXTS)], "quality_score": 0.93, "split": split,
-            })
+            records.append(
+                {
+                    "image_id": image_id,
+                    "image_path": rel,
+                    "patient_id": f"P{i:05d}",
+                    "age_months": age,
+                    "sex": "M" if i % 3 else "F",
+                    "fracture": fracture,
+                    "fracture_type": TYPES[i % len(TYPES)] if fracture else "none",
+                    "location": LOCATIONS[i % len(LOCATIONS)] if fracture else "none",
+                    "bone_age_months": None if i % 7 == 3 else float(age + int(rng.integers(-6, 7))),
+                    "clinical_context": CONTEXTS[i % len(CONTEXTS)],
+                    "quality_score": 0.93,
+                    "split": split,
+                }
+            )
         ann = root / "annotations" / f"{split}_annotations.json"
         ann.parent.mkdir(parents=True, exist_ok=True)
         ann.write_text(json.dumps(records, indent=2))
@@ -61,13 +69,15 @@ def make_data_dir(root: Path, n: dict[str, int] | None = None, seed: int = 0) ->
 def exported_base(root: Path, n: dict[str, int], model_cfg: dict, seed: int = 0) -> tuple[Path, list[dict], dict]:
     """A data folder (make_data_dir) exported to JSONL and a tiny base built from its train
     text into root/base, as the train stage does it: (data dir, train rows, build info)."""
-    from radtune.export import export_jsonl
+    from radtune.export import write_export
     from radtune.io import read_jsonl
     from radtune.model.tiny import build_tiny_base
     from radtune.train.run import tokenizer_texts
+    from radtune.variants.pedirad_8k.prompts import split_rows
 
     data = make_data_dir(root / "data", n)
-    export_jsonl(data, data / "jsonl", data / "dataset_registry.yml", "pedirad-8k", {})
+    rows = {split: split_rows(data / "annotations", split) for split in ("train", "val", "test")}
+    write_export(data, data / "jsonl", data / "dataset_registry.yml", "pedirad-8k", {}, rows, "fracture")
     rows = read_jsonl(data / "jsonl" / "train.jsonl")
     info = build_tiny_base(model_cfg, tokenizer_texts(rows), root / "base", seed=seed)
     return data, rows, info
@@ -79,28 +89,45 @@ CONF = REPO / "conf"
 # The default tiny model, shrunk so that a test trains in seconds.
 SMALL_MODEL = {
     "tokenizer.vocab_size": 320,
-    "text.hidden_size": 32, "text.intermediate_size": 64, "text.num_hidden_layers": 1,
-    "text.num_attention_heads": 2, "text.num_key_value_heads": 1, "text.head_dim": 16,
-    "vision.image_size": 32, "vision.patch_size": 8, "vision.hidden_size": 32,
-    "vision.intermediate_size": 64, "vision.num_hidden_layers": 1, "vision.num_attention_heads": 2,
+    "text.hidden_size": 32,
+    "text.intermediate_size": 64,
+    "text.num_hidden_layers": 1,
+    "text.num_attention_heads": 2,
+    "text.num_key_value_heads": 1,
+    "text.head_dim": 16,
+    "vision.image_size": 32,
+    "vision.patch_size": 8,
+    "vision.hidden_size": 32,
+    "vision.intermediate_size": 64,
+    "vision.num_hidden_layers": 1,
+    "vision.num_attention_heads": 2,
     "mm_tokens_per_image": 4,
 }
 
 
-def compose_params(model: str = "tiny_gemma3", train: str = "smoke", data_dir: str = "data/pedirad-8k",
-                   model_dir: str = "models/pedirad-8k", overrides: dict | None = None, small: bool = True):
+def compose_params(
+    model: str = "tiny_gemma3",
+    train: str = "smoke",
+    data_dir: str = "data/pedirad-8k",
+    model_dir: str = "models/pedirad-8k",
+    overrides: dict | None = None,
+    small: bool = True,
+):
     """params.yaml content as the lead's composition makes it: conf/dataset + our groups."""
     from omegaconf import OmegaConf
 
-    cfg = OmegaConf.create({
-        "seed": 42, "jobs": 2,
-        "dataset": OmegaConf.load(CONF / "dataset" / "pedirad_8k.yaml"),
-        "model": OmegaConf.load(CONF / "model" / f"{model}.yaml"),
-        "train": OmegaConf.load(CONF / "train" / f"{train}.yaml"),
-        "export": OmegaConf.load(CONF / "export" / "default.yaml"),
-        "eval": OmegaConf.load(CONF / "eval" / "default.yaml"),
-        "merge": OmegaConf.load(CONF / "merge" / "default.yaml"),
-    })
+    cfg = OmegaConf.create(
+        {
+            "seed": 42,
+            "jobs": 2,
+            "dataset": OmegaConf.load(CONF / "dataset" / "pedirad_8k.yaml"),
+            "model": OmegaConf.load(CONF / "model" / f"{model}.yaml"),
+            "train": OmegaConf.load(CONF / "train" / f"{train}.yaml"),
+            "export": OmegaConf.load(CONF / "export" / "default.yaml"),
+            "eval": OmegaConf.load(CONF / "eval" / "default.yaml"),
+            "merge": OmegaConf.load(CONF / "merge" / "default.yaml"),
+        }
+    )
     cfg.dataset.data_dir, cfg.dataset.model_dir = data_dir, model_dir
     if small and model == "tiny_gemma3":
         for k, v in SMALL_MODEL.items():

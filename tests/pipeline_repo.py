@@ -12,6 +12,8 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from radtune.params import compose
+
 ROOT = Path(__file__).resolve().parents[1]
 COPIED = ("conf", "stages", "src", "dvc.yaml", "params.yaml", ".dvcignore")
 
@@ -34,8 +36,9 @@ def dvc(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedP
     return run([sys.executable, "-m", "dvc", *args], cwd, check)
 
 
-def make_repo(dest: Path, params_updates: dict[str, object] | None = None) -> Path:
-    """Copy the pipeline into `dest` (git + DVC initialised), with params overridden."""
+def make_repo(dest: Path, params_updates: dict[str, object] | None = None, overrides: list[str] | None = None) -> Path:
+    """Copy the pipeline into `dest` (git + DVC initialised), with params composed from conf/
+    with Hydra `overrides` (e.g. ["dataset=ct_v4"]) and then `params_updates` applied."""
     dest.mkdir(parents=True, exist_ok=True)
     for name in COPIED:
         src = ROOT / name
@@ -44,7 +47,7 @@ def make_repo(dest: Path, params_updates: dict[str, object] | None = None) -> Pa
         elif src.exists():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / name)
-    cfg = OmegaConf.load(dest / "params.yaml")
+    cfg = compose(overrides, conf_dir=ROOT / "conf") if overrides else OmegaConf.load(dest / "params.yaml")
     for key, value in (params_updates or {}).items():
         OmegaConf.update(cfg, key, value, merge=False)
     (dest / "params.yaml").write_text(OmegaConf.to_yaml(cfg))
@@ -56,5 +59,8 @@ def make_repo(dest: Path, params_updates: dict[str, object] | None = None) -> Pa
 
 def tree_digest(folder: Path) -> dict[str, str]:
     """sha256 of every file under folder, by relative path."""
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and ".gitignore" not in p.name}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and ".gitignore" not in p.name
+    }

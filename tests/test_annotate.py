@@ -1,21 +1,31 @@
 import pytest
 
-from radtune.annotate import annotate, read_labels_csv
 from radtune.errors import ConfigError
 from radtune.pseudonym import pseudonym
+from radtune.variants.pedirad_8k.annotate import annotate, read_labels_csv
 
 KEY = "k"
 
 
 def _rec(source, sex="M", age=48):
-    return {"source": source, "status": "ok", "stage": "normalize", "reason": None, "image_id": "i",
-            "patient_id": "Pheader", "header_sex": sex, "header_age_months": age}
+    return {
+        "source": source,
+        "status": "ok",
+        "stage": "normalize",
+        "reason": None,
+        "image_id": "i",
+        "patient_id": "Pheader",
+        "header_sex": sex,
+        "header_age_months": age,
+    }
 
 
 def test_labels_from_name_and_csv(tmp_path):
     csv = tmp_path / "labels.csv"
-    csv.write_text("filename,bone_age_months,clinical_context\n"
-                   "patient_048m_M_buckle_distal_radius_0001.dcm,51.5,Fell on outstretched hand\n")
+    csv.write_text(
+        "filename,bone_age_months,clinical_context\n"
+        "patient_048m_M_buckle_distal_radius_0001.dcm,51.5,Fell on outstretched hand\n"
+    )
     rows = read_labels_csv(csv)
     [r] = annotate([_rec("patient_048m_M_buckle_distal_radius_0001.dcm")], rows, KEY)
     assert r["status"] == "ok" and r["fracture"] and r["fracture_type"] == "buckle"
@@ -40,7 +50,9 @@ def test_unlabelled_file_is_rejected_with_reason_and_passthrough():
 
 def test_csv_can_label_any_file_and_pseudonymise_its_patient_id(tmp_path):
     csv = tmp_path / "l.csv"
-    csv.write_text("filename,age_months,sex,fracture_type,location,patient_id\nimg1.jpg,30,F,greenstick,radial_shaft,MRN123\n")
+    csv.write_text(
+        "filename,age_months,sex,fracture_type,location,patient_id\nimg1.jpg,30,F,greenstick,radial_shaft,MRN123\n"
+    )
     [r] = annotate([_rec("img1.jpg", sex=None, age=None)], read_labels_csv(csv), KEY)
     assert (r["age_months"], r["sex"], r["fracture_type"]) == (30, "F", "greenstick")
     assert r["patient_id"] == pseudonym("id:MRN123", KEY) and "MRN123" not in str(r)

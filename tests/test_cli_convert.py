@@ -25,12 +25,21 @@ def good_dicom(tmp_path_factory) -> Path:
     arr = rng.integers(200, 3800, (300, 200)).astype(np.uint16)
     p = tmp_path_factory.mktemp("cli") / "good.dcm"
     return make_dicom(
-        p, arr, "MONOCHROME1", 12, WindowCenter=2000, WindowWidth=3000, StudyDate="20240102",
-        InstitutionName="Sunny Hospital", PatientBirthDate="20150304",
+        p,
+        arr,
+        "MONOCHROME1",
+        12,
+        WindowCenter=2000,
+        WindowWidth=3000,
+        StudyDate="20240102",
+        InstitutionName="Sunny Hospital",
+        PatientBirthDate="20150304",
     )
 
 
-@pytest.mark.parametrize("dst,size,shape", [("out.jpg", None, (512, 512)), ("sub/out.png", "64", (64, 64)), ("n.png", "0", (300, 200))])
+@pytest.mark.parametrize(
+    "dst,size,shape", [("out.jpg", None, (512, 512)), ("sub/out.png", "64", (64, 64)), ("n.png", "0", (300, 200))]
+)
 def test_convert_good(tmp_path, good_dicom, dst, size, shape):
     out = tmp_path / dst
     args = ["convert", str(good_dicom), str(out)] + (["--size", size] if size else [])

@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 
 from _vlm_fixture import compose_params, exported_base
 from radtune.train.collator import IGNORE_INDEX, VLMCollator, prompt_batch
-from radtune.train.loop import examples_from_rows
+from radtune.train.data import examples_from_rows
 
 pytestmark = pytest.mark.xdist_group("vlm_collator")
 
@@ -24,7 +24,7 @@ def setup(tmp_path_factory):
     data, rows, _ = exported_base(root, {"train": 6, "val": 2, "test": 2}, model_cfg)
     processor = AutoProcessor.from_pretrained(root / "base")
     # different prompt and answer lengths in one batch (padding in the middle of the batch)
-    rows[1]["messages"][1]["content"][0]["text"] = rows[1]["target"] + " "      # trailing space is trimmed
+    rows[1]["messages"][1]["content"][0]["text"] = rows[1]["target"] + " "  # trailing space is trimmed
     return processor, rows, examples_from_rows(rows, data), model_cfg
 
 
@@ -35,7 +35,7 @@ def test_only_answer_tokens_are_labelled(setup, cache):
     eot = tok.convert_tokens_to_ids("<end_of_turn>")
     collator = VLMCollator(processor, cache=cache)
     first = collator(examples[:4])
-    batch = collator(examples[:4])                     # the second call is served from the cache
+    batch = collator(examples[:4])  # the second call is served from the cache
     assert all(torch.equal(first[k], batch[k]) for k in first)
     ids, labels, att = batch["input_ids"], batch["labels"], batch["attention_mask"]
     assert ids.shape == labels.shape == att.shape == batch["token_type_ids"].shape
@@ -44,16 +44,17 @@ def test_only_answer_tokens_are_labelled(setup, cache):
         assert kept[-1] == eot
         assert tok.decode(kept[:-1]) == row["target"]
         pos = (labels[i] != IGNORE_INDEX).nonzero().flatten()
-        assert torch.equal(ids[i, pos], labels[i, pos])                 # labels are the input tokens
-        assert pos.tolist() == list(range(pos[0], pos[0] + len(pos)))   # one contiguous span ...
+        assert torch.equal(ids[i, pos], labels[i, pos])  # labels are the input tokens
+        assert pos.tolist() == list(range(pos[0], pos[0] + len(pos)))  # one contiguous span ...
         n = int(att[i].sum())
-        assert pos[-1] == n - 1                                         # ... that ends the sequence
+        assert pos[-1] == n - 1  # ... that ends the sequence
         assert (labels[i, n:] == IGNORE_INDEX).all() and (ids[i, n:] == tok.pad_token_id).all()
         # what precedes the answer is exactly the chat template's generation prompt
         full = processor.apply_chat_template(row["messages"], tokenize=False)
-        prompt_text = tok.decode(ids[i, :pos[0]])
+        prompt_text = tok.decode(ids[i, : pos[0]])
         assert prompt_text + row["target"] + "<end_of_turn>\n" == full.replace(
-            "<start_of_image>", processor.full_image_sequence, 1)
+            "<start_of_image>", processor.full_image_sequence, 1
+        )
 
 
 def test_token_type_ids_mark_exactly_the_image_tokens(setup):

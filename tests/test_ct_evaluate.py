@@ -5,8 +5,8 @@ import json
 import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
-from radtune.ct import CLASSES
-from radtune.ct.evaluate import coco_map, score_ct
+from radtune.variants.ct_v4.constants import CLASSES
+from radtune.variants.ct_v4.scoring import coco_map, score_ct
 
 
 def _row(i: int, types: list[str], boxes: list | None = None) -> dict:
@@ -17,10 +17,16 @@ def _row(i: int, types: list[str], boxes: list | None = None) -> dict:
 
 
 TRUTH = [["IPH"], [], ["SAH", "SDH"], [], ["EDH"], ["IPH", "IVH"], [], ["HC"]]
-ANSWERS = ['{"hemorrhage":true,"types":["IPH"]}', '{"hemorrhage":false,"types":[]}',
-           '{"hemorrhage":true,"types":["SAH"]}', '{"hemorrhage":true,"types":["IVH"]}',
-           'not json at all', '{"hemorrhage":true,"types":["IPH","IVH"]}', '{"hemorrhage":false,"types":[]}',
-           '{"hemorrhage":"maybe","types":"HC"}']
+ANSWERS = [
+    '{"hemorrhage":true,"types":["IPH"]}',
+    '{"hemorrhage":false,"types":[]}',
+    '{"hemorrhage":true,"types":["SAH"]}',
+    '{"hemorrhage":true,"types":["IVH"]}',
+    "not json at all",
+    '{"hemorrhage":true,"types":["IPH","IVH"]}',
+    '{"hemorrhage":false,"types":[]}',
+    '{"hemorrhage":"maybe","types":"HC"}',
+]
 
 
 def test_scores_agree_with_scikit_learn():
@@ -52,9 +58,12 @@ def test_map_from_predicted_boxes():
     targets = [{"hemorrhage": bool(b), "types": [x["type"] for x in b], "boxes": b} for b in boxes]
     assert coco_map(targets, targets) == pytest.approx({"map_50_95": 1.0, "map_50": 1.0})
     assert coco_map(targets, [None, None, None]) == {"map_50_95": 0.0, "map_50": 0.0}
-    shifted = [{**t, "boxes": [{**b, "bbox": [b["bbox"][0] + 0.2 * b["bbox"][2], *b["bbox"][1:]]} for b in t["boxes"]]} for t in targets]
+    shifted = [
+        {**t, "boxes": [{**b, "bbox": [b["bbox"][0] + 0.2 * b["bbox"][2], *b["bbox"][1:]]} for b in t["boxes"]]}
+        for t in targets
+    ]
     m = coco_map(targets, shifted)
-    assert m["map_50"] == pytest.approx(1.0) and 0 < m["map_50_95"] < 1      # IoU 0.67: a hit at .5, a miss from .7 up
+    assert m["map_50"] == pytest.approx(1.0) and 0 < m["map_50_95"] < 1  # IoU 0.67: a hit at .5, a miss from .7 up
     wrong_class = [{**t, "boxes": [{**b, "type": "EDH"} for b in t["boxes"]]} for t in targets]
     assert coco_map(targets, wrong_class)["map_50"] == 0.0
     rows = [{"id": str(i), "target": json.dumps(t)} for i, t in enumerate(targets)]

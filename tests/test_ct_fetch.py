@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from _ct_fixture import CONF, ct_config
-from radtune.ct import fetch
-from radtune.ct.s3pool import local_pool
-from radtune.ct.stages import stage_fetch
 from radtune.synth import generate
+from radtune.variants.ct_v4 import fetch
+from radtune.variants.ct_v4.s3pool import local_pool
+from radtune.variants.ct_v4.stages import stage_fetch
 
 BUCKET = "ct-no-hemorrhage"
 
@@ -61,13 +61,13 @@ def test_summary_order_and_rejects(raw: Path, clean_run: tuple[Path, list[str]])
     log = json.loads((out / "fetch_log.json").read_text())
     objs = log["objects"]
     feedback = [o["feedback"] for o in objs]
-    assert feedback == sorted(feedback)                     # all FP before any TN
-    assert gets == [o["key"] for o in objs]                 # one GET per object, in plan order
+    assert feedback == sorted(feedback)  # all FP before any TN
+    assert gets == [o["key"] for o in objs]  # one GET per object, in plan order
     s = log["summary"]
     assert s["succeeded"] + s["skipped_thickness"] + s["failed"] == s["total_attempted"] == len(objs)
     reasons = sorted(o["reason"] for o in objs if o["status"] == "rejected")
     assert len(reasons) == 2
-    assert reasons[0].startswith("(7FE0,0010) Pixel Data")          # the truncated object
+    assert reasons[0].startswith("(7FE0,0010) Pixel Data")  # the truncated object
     assert reasons[1].startswith("not a DICOM file")
     skipped = [o for o in objs if o["status"] == "skipped"]
     assert skipped and all(o["thickness"] not in (5.0, 5.5) for o in skipped)
@@ -98,12 +98,12 @@ def test_interrupted_run_resumes_without_repeated_gets(raw: Path, server: str, c
     gets: list[str] = []
     stage_fetch(ct_config(endpoint=server), raw_dir=raw, out_dir=out, on_get=gets.append)
     assert files(out) == files(clean_run[0])
-    assert not {fetch.local_name(k) for k in gets} & before          # finished objects never fetched again
-    assert len(gets) == len(clean_run[1]) - 9                        # the 9 decided objects are not requested again
+    assert not {fetch.local_name(k) for k in gets} & before  # finished objects never fetched again
+    assert len(gets) == len(clean_run[1]) - 9  # the 9 decided objects are not requested again
     assert (out / "fetch_log.json").read_bytes() == (clean_run[0] / "fetch_log.json").read_bytes()
     gets.clear()
     stage_fetch(ct_config(endpoint=server), raw_dir=raw, out_dir=out, on_get=gets.append)
-    assert gets == []                                                # a finished run requests nothing
+    assert gets == []  # a finished run requests nothing
 
 
 def test_killed_process_resumes(raw: Path, server: str, clean_run, tmp_path: Path) -> None:
@@ -112,7 +112,7 @@ def test_killed_process_resumes(raw: Path, server: str, clean_run, tmp_path: Pat
         import time
         from pathlib import Path
         from omegaconf import OmegaConf
-        from radtune.ct.stages import stage_fetch
+        from radtune.variants.ct_v4.stages import stage_fetch
         cfg = OmegaConf.load({str(CONF)!r})
         cfg.fetch.max_images = None
         cfg.fetch.endpoint = {server!r}
@@ -142,8 +142,10 @@ def test_retries_with_exponential_backoff(tmp_path: Path) -> None:
             self.n += 1
             if self.n < 3:
                 from botocore.exceptions import EndpointConnectionError
+
                 raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
             import io
+
             return {"Body": io.BytesIO(b"data")}
 
     waits: list[float] = []

@@ -13,54 +13,72 @@ import pydicom
 import pytest
 
 from _ct_fixture import ct_config
-from radtune.ct import SPLIT_DIRS, SPLITS, stages
-from radtune.ct.normalize import normalize_one, read_png
-from radtune.ct.targets import dataset_targets
-from radtune.ct.validate import exit_code, validate
+from pipeline_repo import dvc, make_repo
+from radtune.imaging import read_image
 from radtune.pseudonym import pseudonym, resolve_key
 from radtune.render import render_file
 from radtune.synth import generate
+from radtune.variants.ct_v4 import publish, stages
+from radtune.variants.ct_v4.constants import SPLIT_DIRS, SPLITS
+from radtune.variants.ct_v4.normalize import normalize_one
+from radtune.variants.ct_v4.targets import dataset_targets
+from radtune.variants.ct_v4.validate import exit_code, validate
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(__name__)]  # one dvc repro, one worker
 
 SEED = 42
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    root = tmp_path_factory.mktemp("ctpipe")
-    raw, d = root / "raw", root / "data"
+    """The ct_v4 data stages and export-jsonl through dvc.yaml and the stage scripts, on a small
+    synthetic set (every pool object attempted, answers with boxes)."""
+    repo = make_repo(
+        tmp_path_factory.mktemp("ctpipe") / "repo",
+        {"dataset.synth.n": 300, "dataset.fetch.max_images": None, "export.with_boxes": True},
+        overrides=["dataset=ct_v4"],
+    )
+    raw, d = repo / "data/raw/ct-v4", repo / "data/ct-v4"
     generate("ct_v4", raw, n=300, seed=11)
-    cfg = ct_config()
-    out = {"raw": raw, "d": d, "cfg": cfg}
-    out["fetch"] = stages.stage_fetch(cfg, raw_dir=raw, out_dir=d / "fetched")
-    out["normalize"] = stages.stage_normalize(cfg, raw_dir=raw, fetched_dir=d / "fetched", out_dir=d / "normalized")
-    out["annotate"] = stages.stage_annotate(cfg, raw_dir=raw, normalized_dir=d / "normalized", fetched_dir=d / "fetched",
-                                            out_dir=d / "annotated")
-    out["stratify"] = stages.stage_stratify(cfg, annotated_dir=d / "annotated", out_dir=d / "splits", seed=SEED)
-    out["augment"] = stages.stage_augment(cfg, splits_dir=d / "splits", normalized_dir=d / "normalized",
-                                          out_dir=d / "6class_coco", seed=SEED)
-    out["subset"] = stages.stage_subset(cfg, six_dir=d / "6class_coco", out_dir=d / "4class_coco")
-    out["report"] = stages.stage_leakage_check(cfg, six_dir=d / "6class_coco", four_dir=d / "4class_coco",
-                                               report_path=d / "validation_report.json")
-    out["analysis"] = stages.stage_analysis(cfg, six_dir=d / "6class_coco", four_dir=d / "4class_coco",
-                                            out_dir=d / "metadata")
-    return out
+    dvc(["repro", "export-jsonl"], repo)
+    records = json.loads((d / "normalized/records.json").read_text())
+    ok = sum(r["status"] == "ok" for r in records)
+    return {
+        "repo": repo,
+        "raw": raw,
+        "d": d,
+        "cfg": ct_config(),
+        "fetch": json.loads((d / "fetched/fetch_log.json").read_text())["summary"],
+        "normalize": {"inputs": len(records), "ok": ok, "rejected": len(records) - ok},
+        "annotate": json.loads((d / "annotated/annotate_log.json").read_text())["totals"],
+        "stratify": json.loads((d / "balance_report.json").read_text()),
+        "report": json.loads((d / "validation_report.json").read_text()),
+        "analysis": json.loads((d / "metadata/analysis.json").read_text()),
+    }
 
 
 def digest(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def split_docs(root: Path) -> dict[str, dict]:
     return {s: json.loads((root / SPLIT_DIRS[s] / "_annotations.coco.json").read_text()) for s in SPLITS}
 
 
-def test_all_eight_checks_pass(run: dict) -> None:
+def test_all_nine_checks_pass(run: dict) -> None:
     report = run["report"]
-    assert [c["id"] for c in report["checks"]] == list(range(1, 9))
+    assert [c["id"] for c in report["checks"]] == list(range(1, 10))
     assert report["passed"], [c for c in report["checks"] if not c["passed"]]
     assert exit_code(report) == 0
-    assert json.loads((run["d"] / "validation_report.json").read_text()) == report
+
+
+def test_second_repro_does_nothing(run: dict) -> None:
+    r = dvc(["status", "export-jsonl"], run["repo"])
+    assert "changed" not in r.stdout, r.stdout
 
 
 def test_counts_add_up(run: dict) -> None:
@@ -101,12 +119,23 @@ def test_no_phi_in_outputs(run: dict) -> None:
             ds = pydicom.dcmread(p, stop_before_pixels=True)
         except pydicom.errors.InvalidDicomError:
             continue
-        phi |= {str(ds.PatientID), str(ds.PatientName), str(ds.AccessionNumber), str(ds.StudyInstanceUID),
-                str(ds.PatientBirthDate), p.stem if len(p.stem) >= 8 else ""}  # bucket stems are "1", "2"...
+        phi |= {
+            str(ds.PatientID),
+            str(ds.PatientName),
+            str(ds.AccessionNumber),
+            str(ds.StudyInstanceUID),
+            str(ds.PatientBirthDate),
+            p.stem if len(p.stem) >= 8 else "",
+        }  # bucket stems are "1", "2"...
     phi.discard("")
     d = run["d"]
-    outputs = [*d.glob("annotated/*.json"), *d.glob("splits/*.json"), *d.glob("*class_coco/*/_annotations.coco.json"),
-               *d.glob("metadata/*"), d / "validation_report.json"]
+    outputs = [
+        *d.glob("annotated/*.json"),
+        *d.glob("splits/*.json"),
+        *d.glob("*class_coco/*/_annotations.coco.json"),
+        *d.glob("metadata/*"),
+        d / "validation_report.json",
+    ]
     assert len(outputs) > 10
     for path in outputs:
         text = path.read_text()
@@ -126,8 +155,9 @@ def test_deterministic_rerun(run: dict, tmp_path: Path) -> None:
     d, cfg = run["d"], run["cfg"]
     stages.stage_stratify(cfg, annotated_dir=d / "annotated", out_dir=tmp_path / "splits", seed=SEED)
     assert digest(tmp_path / "splits") == digest(d / "splits")
-    stages.stage_augment(cfg, splits_dir=d / "splits", normalized_dir=d / "normalized", out_dir=tmp_path / "six",
-                         seed=SEED)
+    publish.stage_augment(
+        cfg, splits_dir=d / "splits", normalized_dir=d / "normalized", out_dir=tmp_path / "six", seed=SEED
+    )
     assert digest(tmp_path / "six") == digest(d / "6class_coco")
 
 
@@ -140,7 +170,7 @@ def test_augmented_boxes_follow_the_blood(run: dict) -> None:
         im = by_img[a["image_id"]]
         if not im["augmented_from"]:
             continue
-        img = read_png(run["d"] / "6class_coco/train" / im["file_name"])
+        img = read_image(run["d"] / "6class_coco/train" / im["file_name"])
         x, y, w, h = (int(round(v)) for v in a["bbox"])
         scores.append((img[y : y + h, x : x + w] >= 200).mean() if w and h else 0)
     assert len(scores) > 20 and np.median(scores) > 0.2
@@ -159,7 +189,7 @@ def test_validation_fails_on_a_broken_image(run: dict, tmp_path: Path) -> None:
 def test_rgb3_normalize(run: dict, tmp_path: Path) -> None:
     src = next((run["raw"] / "v3/images").glob("*.dcm"))
     rec = normalize_one(src, "v3/x.dcm", tmp_path, mode="rgb3", window="brain", size=0, key="k")
-    img = read_png(tmp_path / f"{rec['image_id']}.png")
+    img = read_image(tmp_path / f"{rec['image_id']}.png")
     assert rec["status"] == "ok" and img.shape == (256, 256, 3)
     for ch, w in enumerate(("brain", "subdural", "bone")):
         assert np.array_equal(img[..., ch], render_file(src, window=w, size=0).image)
@@ -171,39 +201,42 @@ def test_vlm_targets(run: dict) -> None:
     for s in SPLITS:
         n_boxes = {im["file_name"]: 0 for im in six[s]["images"]}
         for a in six[s]["annotations"]:
-            n_boxes[next(im["file_name"] for im in six[s]["images"] if im["id"] == a["image_id"])] += 1 if s == "test" else 0
+            n_boxes[next(im["file_name"] for im in six[s]["images"] if im["id"] == a["image_id"])] += (
+                1 if s == "test" else 0
+            )
         assert len(rows[s]) == len(six[s]["images"])
         for r in rows[s]:
             t = r["target"]
             assert list(t) == ["hemorrhage", "types", "boxes"]
             assert t["hemorrhage"] == bool(t["types"]) == bool(t["boxes"])
-            assert t["types"] == sorted({b["type"] for b in t["boxes"]}, key=["EDH", "HC", "IPH", "IVH", "SAH", "SDH"].index)
+            assert t["types"] == sorted(
+                {b["type"] for b in t["boxes"]}, key=["EDH", "HC", "IPH", "IVH", "SAH", "SDH"].index
+            )
             if s == "test":
                 assert len(t["boxes"]) == n_boxes[r["file_name"]]
     plain = dataset_targets(run["d"] / "6class_coco")["test"][0]["target"]
     assert list(plain) == ["hemorrhage", "types"]
 
 
-def test_export_jsonl_for_the_vlm(run: dict, tmp_path: Path) -> None:
+def test_export_jsonl_for_the_vlm(run: dict) -> None:
     import yaml
 
-    from radtune.ct.export import export_ct
     from radtune.io import read_jsonl
 
     d = run["d"]
-    counts = export_ct(d, "6class_coco", tmp_path / "jsonl", tmp_path / "registry.yml", "ct-v4", {"made": "by"},
-                       {"with_boxes": True}, SPLITS)
+    counts = {s: len(read_jsonl(d / "jsonl" / f"{s}.jsonl")) for s in SPLITS}
     six = split_docs(d / "6class_coco")
     assert counts == {s: len(six[s]["images"]) for s in SPLITS}
     for s in SPLITS:
-        rows = read_jsonl(tmp_path / "jsonl" / f"{s}.jsonl")
+        rows = read_jsonl(d / "jsonl" / f"{s}.jsonl")
         assert [r["id"] for r in rows] == sorted(r["id"] for r in rows)
         for r in rows:
             assert (d / r["image_path"]).is_file() and r["image_path"].startswith(f"6class_coco/{SPLIT_DIRS[s]}/")
             t = json.loads(r["target"])
             assert list(t) == ["hemorrhage", "types", "boxes"]
             assert r["messages"][1]["content"][0]["text"] == r["target"] and "boxes" in r["prompt"]
-    entry = yaml.safe_load((tmp_path / "registry.yml").read_text())["datasets"][0]
+    entry = yaml.safe_load((d / "dataset_registry.yml").read_text())["datasets"][0]
     assert entry["id"] == "ct-v4" and entry["counts"] == counts
     assert entry["hemorrhage_counts"]["train"] == sum(
-        json.loads(r["target"])["hemorrhage"] for r in read_jsonl(tmp_path / "jsonl" / "train.jsonl"))
+        json.loads(r["target"])["hemorrhage"] for r in read_jsonl(d / "jsonl" / "train.jsonl")
+    )

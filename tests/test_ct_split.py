@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from radtune.ct import split
-from radtune.ct.coco import document
+from radtune.variants.ct_v4 import split
+from radtune.variants.ct_v4.coco import document
 
 
 def test_largest_remainder_and_shortfall() -> None:
@@ -23,19 +23,47 @@ def cohort(n_patients: int = 60) -> dict:
     for p in range(n_patients):
         for k in range(3):
             iid = len(images) + 1
-            images.append({"id": iid, "file_name": f"I{iid:04d}.png", "width": 64, "height": 64,
-                           "patient_id": f"P{p:03d}", "origin": "v3", "feedback": None, "augmented_from": None})
+            images.append(
+                {
+                    "id": iid,
+                    "file_name": f"I{iid:04d}.png",
+                    "width": 64,
+                    "height": 64,
+                    "patient_id": f"P{p:03d}",
+                    "origin": "v3",
+                    "feedback": None,
+                    "augmented_from": None,
+                }
+            )
             if k < 2:
                 cls = classes[p % 6] if k == 0 else "IPH"
-                anns.append({"id": len(anns) + 1, "image_id": iid, "category_id": classes.index(cls) + 1,
-                             "bbox": [1, 1, 5, 5], "area": 25, "iscrowd": 0})
+                anns.append(
+                    {
+                        "id": len(anns) + 1,
+                        "image_id": iid,
+                        "category_id": classes.index(cls) + 1,
+                        "bbox": [1, 1, 5, 5],
+                        "area": 25,
+                        "iscrowd": 0,
+                    }
+                )
     return document(images, anns)
 
 
 def pool(n: int, fp: int, patients: list[str] | None = None) -> dict:
-    images = [{"id": i + 1, "file_name": f"Q{i:04d}.png", "width": 64, "height": 64,
-               "patient_id": (patients[i] if patients and i < len(patients) else f"N{i:04d}"), "origin": "pool",
-               "feedback": "FP" if i % 7 == 0 and i // 7 < fp else "TN", "augmented_from": None} for i in range(n)]
+    images = [
+        {
+            "id": i + 1,
+            "file_name": f"Q{i:04d}.png",
+            "width": 64,
+            "height": 64,
+            "patient_id": (patients[i] if patients and i < len(patients) else f"N{i:04d}"),
+            "origin": "pool",
+            "feedback": "FP" if i % 7 == 0 and i // 7 < fp else "TN",
+            "augmented_from": None,
+        }
+        for i in range(n)
+    ]
     return document(images, [])
 
 
@@ -53,8 +81,10 @@ def test_patient_level_every_class_in_every_split() -> None:
     assert all(v == {1, 2, 3, 4, 5, 6} for v in classes_of.values())
     assert report["patients"]["train"] > report["patients"]["val"] > report["patients"]["test"] > 0
     # enough pool: every split exactly balanced
-    assert all(report["after"][s]["no_hem"] * 2 in (report["after"][s]["images"], report["after"][s]["images"] + 1)
-               for s in ids)
+    assert all(
+        report["after"][s]["no_hem"] * 2 in (report["after"][s]["images"], report["after"][s]["images"] + 1)
+        for s in ids
+    )
     assert report == split.balance(merged, pool(200, 10), {"train": 0.8, "val": 0.15, "test": 0.05}, 7, 0.5)[2]
 
 
@@ -71,10 +101,14 @@ def test_short_pool_is_proportional_and_fp_first() -> None:
 def test_pool_patient_already_in_a_split_joins_it() -> None:
     merged = cohort()
     known = merged["images"][0]["patient_id"]
-    ids, added, _ = split.balance(merged, pool(50, 2, patients=[known]), {"train": 0.8, "val": 0.15, "test": 0.05}, 7, 0.5)
+    ids, added, _ = split.balance(
+        merged, pool(50, 2, patients=[known]), {"train": 0.8, "val": 0.15, "test": 0.05}, 7, 0.5
+    )
     where = {s for s, xs in ids.items() if merged["images"][0]["id"] in xs}
     got = {s for s, ims in added.items() if any(im["patient_id"] == known for im in ims)}
     assert got <= where
-    text = split.format_balance(split.balance(merged, pool(50, 2), {"train": 0.8, "val": 0.15, "test": 0.05}, 7, 0.5)[2])
+    text = split.format_balance(
+        split.balance(merged, pool(50, 2), {"train": 0.8, "val": 0.15, "test": 0.05}, 7, 0.5)[2]
+    )
     assert "Current balance per split:" in text and "FP (high priority): " in text and "Overall: " in text
     assert Counter(line.strip().split(":")[0] for line in text.splitlines() if "no-hem (" in line)["Train"] == 2

@@ -15,8 +15,11 @@ from radtune.synth import generate
 
 
 def tree_digest(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +30,7 @@ def raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_byte_deterministic(raw: Path, tmp_path: Path) -> None:
-    generate("ct-v4", tmp_path / "again", n=60, seed=3)
+    generate("ct_v4", tmp_path / "again", n=60, seed=3)
     assert tree_digest(raw) == tree_digest(tmp_path / "again")
     generate("ct_v4", tmp_path / "other", n=60, seed=4)
     assert tree_digest(raw) != tree_digest(tmp_path / "other")
@@ -38,7 +41,9 @@ def test_layout_and_counts(raw: Path) -> None:
     rf = json.loads((raw / "roboflow/_annotations.coco.json").read_text())
     assert [c["name"] for c in v3["categories"]] == ["IPH", "IVH", "SAH", "SDH"]
     assert len(rf["categories"]) == 8
-    assert {"epidural", "Intraparenchymal ", "calcification", "hemorrhage-types"} <= {c["name"] for c in rf["categories"]}
+    assert {"epidural", "Intraparenchymal ", "calcification", "hemorrhage-types"} <= {
+        c["name"] for c in rf["categories"]
+    }
     assert len(v3["images"]) + len(rf["images"]) - 1 == 60  # one roboflow image entry has no file
     # ids collide between the sources
     assert {im["id"] for im in v3["images"]} & {im["id"] for im in rf["images"]}
@@ -58,12 +63,12 @@ def test_ct_pixels_are_hounsfield_units(raw: Path) -> None:
     assert ds.Modality == "CT" and float(ds.RescaleIntercept) == -1024 and float(ds.RescaleSlope) == 1
     assert ds.PatientID and ds.PatientName and ds.AccessionNumber and ds.InstitutionName
     hu = apply_modality_lut(ds.pixel_array, ds)
-    assert hu[0, 0] == -1000                  # air
-    assert hu.max() > 1000                    # skull
+    assert hu[0, 0] == -1000  # air
+    assert hu.max() > 1000  # skull
     x, y, w, h = (int(v) for v in iph["bbox"])
     box = hu[y : y + h, x : x + w]
-    assert ((box >= 50) & (box <= 95)).mean() > 0.3   # hyperdense blood fills its box
-    assert 20 < np.median(hu[100:156, 60:80]) < 45     # brain parenchyma
+    assert ((box >= 50) & (box <= 95)).mean() > 0.3  # hyperdense blood fills its box
+    assert 20 < np.median(hu[100:156, 60:80]) < 45  # brain parenchyma
 
 
 def test_shared_patient_and_bucket(raw: Path) -> None:

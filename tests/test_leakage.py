@@ -9,7 +9,7 @@ def _image(seed):
     img = np.zeros((128, 128), np.uint8)
     for _ in range(6):
         x, y, w, h = rng.integers(0, 100, 4)
-        img[y:y + h // 2 + 5, x:x + w // 2 + 5] = rng.integers(50, 255)
+        img[y : y + h // 2 + 5, x : x + w // 2 + 5] = rng.integers(50, 255)
     return img
 
 
@@ -22,8 +22,15 @@ def _report(recs):
 
 def _rec(i, split, patient, img):
     THUMBS[f"img{i}"] = thumbnail(img)
-    return {"source": f"{i}.dcm", "status": "ok", "image_id": f"img{i}", "patient_id": patient, "split": split,
-            "pixel_sha256": pixel_sha256(img), "phash": phash(img)}
+    return {
+        "source": f"{i}.dcm",
+        "status": "ok",
+        "image_id": f"img{i}",
+        "patient_id": patient,
+        "split": split,
+        "pixel_sha256": pixel_sha256(img),
+        "phash": phash(img),
+    }
 
 
 def test_phash_tolerates_small_changes_and_separates_different_images():
@@ -51,8 +58,12 @@ def test_patient_in_two_splits_is_named():
 def test_exact_and_near_duplicates_across_splits():
     a = _image(3)
     brighter = np.clip(a.astype(int) + 3, 0, 255).astype(np.uint8)
-    recs = [_rec(0, "train", "P1", a), _rec(1, "test", "P2", a.copy()), _rec(2, "val", "P3", brighter),
-            _rec(3, "val", "P4", _image(9))]
+    recs = [
+        _rec(0, "train", "P1", a),
+        _rec(1, "test", "P2", a.copy()),
+        _rec(2, "val", "P3", brighter),
+        _rec(3, "val", "P4", _image(9)),
+    ]
     report = _report(recs)
     assert [d["image_ids"] for d in report["exact_duplicates"]] == [["img0", "img1"]]
     pairs = {tuple(d["image_ids"]) for d in report["near_duplicates"]}

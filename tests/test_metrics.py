@@ -6,8 +6,8 @@ import random
 import pytest
 from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, precision_score, recall_score, roc_auc_score
 
-from radtune.evaluate import score, train_baselines
 from radtune.metrics import RadiologyMetrics, parse_json_predictions
+from radtune.variants.pedirad_8k.scoring import score, train_baselines
 
 M = RadiologyMetrics()
 
@@ -49,7 +49,7 @@ def test_fracture_f1_matches_sklearn(seed):
 
 def test_fracture_f1_counts_invalid_as_wrong_and_zero_division():
     gt = [True, True, False, False]
-    pred = [True, None, None, False]            # None -> the opposite of the truth
+    pred = [True, None, None, False]  # None -> the opposite of the truth
     as_wrong = [True, False, True, False]
     got = M.fracture_f1(pred, gt)
     assert got["f1"] == pytest.approx(f1_score(gt, as_wrong))
@@ -64,7 +64,7 @@ def test_rop_auc_matches_sklearn_per_class():
     labels, preds = {}, {}
     for cls in ("zone_i_stage2", "zone_ii_stage1", "normal"):
         y = [int(rng.random() < 0.4) for _ in range(60)]
-        s = [round(rng.random() * 0.6 + 0.4 * t, 1) for t in y]   # rounding makes ties
+        s = [round(rng.random() * 0.6 + 0.4 * t, 1) for t in y]  # rounding makes ties
         labels[cls], preds[cls] = y, s
     got = M.rop_auc(labels, preds)
     assert set(got) == set(labels)
@@ -78,9 +78,18 @@ def test_parse_json_predictions_never_raises():
         '{"fracture":true,"bone_age_months":51}',
         'Answer: {"fracture": false} thanks',
         '```json\n{"fracture": true}\n```',
-        '{"fracture":true,"bone_age_months":',        # truncated
-        "no json here", "", None, 42, "[1, 2]", "{{{{", '{"a": {"b": [1, {"c": 2}]}}',
-        "{" * 5000, '"just a string"', "{'single': 'quotes'}", "{} {\"x\": 1}",
+        '{"fracture":true,"bone_age_months":',  # truncated
+        "no json here",
+        "",
+        None,
+        42,
+        "[1, 2]",
+        "{{{{",
+        '{"a": {"b": [1, {"c": 2}]}}',
+        "{" * 5000,
+        '"just a string"',
+        "{'single': 'quotes'}",
+        '{} {"x": 1}',
     ]
     out = parse_json_predictions(texts)
     assert len(out) == len(texts)
@@ -95,25 +104,35 @@ def test_parse_json_predictions_never_raises():
 
 
 def test_score_baselines_and_invalid_answers():
-    train = [{"target": '{"fracture":true,"bone_age_months":40}'}] * 3 + [{"target": '{"fracture":false,"bone_age_months":null}'}]
+    train = [{"target": '{"fracture":true,"bone_age_months":40}'}] * 3 + [
+        {"target": '{"fracture":false,"bone_age_months":null}'}
+    ]
     base = train_baselines(train)
     assert base == {"majority_fracture": True, "bone_age_mean": 40.0}
     rows = [
-        {"id": "a", "target": '{"fracture":true,"fracture_type":"buckle","location":"distal_radius","bone_age_months":50}'},
+        {
+            "id": "a",
+            "target": '{"fracture":true,"fracture_type":"buckle","location":"distal_radius","bone_age_months":50}',
+        },
         {"id": "b", "target": '{"fracture":false,"fracture_type":"none","location":"none","bone_age_months":30}'},
         {"id": "c", "target": '{"fracture":false,"fracture_type":"none","location":"none","bone_age_months":null}'},
     ]
-    outputs = ['{"fracture":true,"fracture_type":"buckle","location":"distal_radius","bone_age_months":51}',
-               "garbage", '{"fracture":"maybe"}']
+    outputs = [
+        '{"fracture":true,"fracture_type":"buckle","location":"distal_radius","bone_age_months":51}',
+        "garbage",
+        '{"fracture":"maybe"}',
+    ]
     metrics, confusion, preds = score(rows, outputs, base)
     assert metrics["valid_json_rate"] == pytest.approx(0.6667)
-    assert metrics["fracture_accuracy"] == pytest.approx(0.3333)       # only "a" is right
+    assert metrics["fracture_accuracy"] == pytest.approx(0.3333)  # only "a" is right
     assert metrics["fracture_majority_accuracy"] == pytest.approx(0.3333)
     # bone age: a -> |51-50| = 1, b invalid -> train mean 40 -> 10; c has no ground truth
     assert metrics["bone_age_mae"] == pytest.approx(5.5)
     assert metrics["bone_age_mean_predictor_mae"] == pytest.approx(mean_absolute_error([50, 30], [40, 40]))
     assert metrics["bone_age_within_2mo"] == pytest.approx(0.5)
-    assert confusion == [{"actual": "fracture", "predicted": "fracture"},
-                         {"actual": "no_fracture", "predicted": "invalid"},
-                         {"actual": "no_fracture", "predicted": "invalid"}]
+    assert confusion == [
+        {"actual": "fracture", "predicted": "fracture"},
+        {"actual": "no_fracture", "predicted": "invalid"},
+        {"actual": "no_fracture", "predicted": "invalid"},
+    ]
     assert [p["parsed"] is None for p in preds] == [False, True, False]

@@ -13,7 +13,7 @@ from radtune.errors import ConfigError
 from radtune.io import read_jsonl
 from radtune.model.tiny import SPECIAL_TOKENS, build_tiny_base, check_shapes
 from radtune.train.collator import VLMCollator
-from radtune.train.loop import examples_from_rows
+from radtune.train.data import examples_from_rows
 from radtune.train.run import tokenizer_texts
 
 pytestmark = pytest.mark.xdist_group("vlm_build")
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.xdist_group("vlm_build")
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("build")
-    cfg = OmegaConf.to_container(OmegaConf.load(CONF / "model" / "tiny_gemma3.yaml"))   # the real default
+    cfg = OmegaConf.to_container(OmegaConf.load(CONF / "model" / "tiny_gemma3.yaml"))  # the real default
     data, rows, info = exported_base(root, {"train": 8, "val": 2, "test": 2}, cfg)
     build_tiny_base(cfg, tokenizer_texts(rows), root / "base2", seed=0)
     return root, data, cfg, info
@@ -44,7 +44,7 @@ def test_loads_like_any_hf_vlm(built):
     assert processor.image_seq_length == model.config.mm_tokens_per_image == cfg["mm_tokens_per_image"]
     assert processor.image_processor.size["height"] == model.config.vision_config.image_size
     assert sum(p.numel() for p in model.parameters()) == info["parameters"]
-    text = "Patient: 7 months old, male. ñ 日本"      # bytes the BPE never saw still round-trip
+    text = "Patient: 7 months old, male. ñ 日本"  # bytes the BPE never saw still round-trip
     assert tok.decode(tok(text, add_special_tokens=False)["input_ids"]) == text
 
 
@@ -65,7 +65,7 @@ def test_forward_backward_reaches_the_vision_tower(built):
     assert torch.isfinite(out.loss)
     out.loss.backward()
     patch = model.model.vision_tower.embeddings.patch_embedding.weight.grad
-    assert patch is not None and patch.abs().sum() > 0      # the image matters to the answer
+    assert patch is not None and patch.abs().sum() > 0  # the image matters to the answer
 
 
 def test_shape_rules_are_checked():
@@ -74,4 +74,4 @@ def test_shape_rules_are_checked():
     with pytest.raises(ConfigError, match="perfect square"):
         check_shapes({**cfg, "mm_tokens_per_image": 10})
     with pytest.raises(ConfigError, match="perfect square"):
-        check_shapes({**cfg, "mm_tokens_per_image": 25})   # 5 does not divide 96 // 8 = 12
+        check_shapes({**cfg, "mm_tokens_per_image": 25})  # 5 does not divide 96 // 8 = 12

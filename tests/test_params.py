@@ -14,8 +14,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_params_yaml_is_the_composition_of_conf():
-    assert (ROOT / "params.yaml").read_text() == to_yaml(compose(conf_dir=ROOT / "conf")), \
+    assert (ROOT / "params.yaml").read_text() == to_yaml(compose(conf_dir=ROOT / "conf")), (
         "params.yaml is stale: run `make params` and commit it"
+    )
 
 
 def test_every_dataset_variant_composes_and_validates():
@@ -23,17 +24,20 @@ def test_every_dataset_variant_composes_and_validates():
         validate(compose([f"dataset={f.stem}"], conf_dir=ROOT / "conf"))
 
 
-@pytest.mark.parametrize("key, value, needle", [
-    ("dataset.stratify.quality_threshold", 1.5, "dataset.stratify.quality_threshold"),
-    ("dataset.stratify.mode", "random", "dataset.stratify.mode"),
-    ("dataset.normalize.size", "big", "dataset.normalize.size"),
-    ("dataset.augment.multiplier", 0, "dataset.augment.multiplier"),
-    ("dataset.stratify.ratios", {"train": 0.9, "val": 0.2, "test": 0.1}, "sum to 1"),
-    ("train.lora.r", 0, "train.lora.r"),
-    ("train.quantization", "8bit", "train.quantization"),
-    ("train.learning_rate", "fast", "train.learning_rate"),
-    ("model.build", "download", "model.build"),
-])
+@pytest.mark.parametrize(
+    "key, value, needle",
+    [
+        ("dataset.stratify.quality_threshold", 1.5, "dataset.stratify.quality_threshold"),
+        ("dataset.stratify.mode", "random", "dataset.stratify.mode"),
+        ("dataset.normalize.size", "big", "dataset.normalize.size"),
+        ("dataset.augment.multiplier", 0, "dataset.augment.multiplier"),
+        ("dataset.stratify.ratios", {"train": 0.9, "val": 0.2, "test": 0.1}, "sum to 1"),
+        ("train.lora.r", 0, "train.lora.r"),
+        ("train.quantization", "8bit", "train.quantization"),
+        ("train.learning_rate", "fast", "train.learning_rate"),
+        ("model.build", "download", "model.build"),
+    ],
+)
 def test_broken_config_names_the_key(key, value, needle):
     cfg = compose(conf_dir=ROOT / "conf")
     OmegaConf.update(cfg, key, value, merge=False)
@@ -53,8 +57,12 @@ def test_stage_fails_before_work_on_broken_params(tmp_path):
     cfg = OmegaConf.to_container(compose(conf_dir=ROOT / "conf"))
     cfg["dataset"]["normalize"]["jpeg_quality"] = 500
     (tmp_path / "params.yaml").write_text(OmegaConf.to_yaml(cfg))
-    r = subprocess.run([sys.executable, str(ROOT / "stages" / "stratify.py"), "--annotated", "x", "--out", "y",
-                        "--report", "z"], cwd=tmp_path, capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "stages" / "stratify.py"), "--annotated", "x", "--out", "y", "--report", "z"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode != 0 and "dataset.normalize.jpeg_quality" in r.stderr
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "y").exists()

@@ -12,15 +12,37 @@ import pytest
 from pipeline_repo import dvc, make_repo, tree_digest
 from radtune.synth import generate
 
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(__name__)]  # one dvc repro, one worker
+
 N = 48
 DATA = Path("data/pedirad-8k")
 RAW = Path("data/raw/pedirad-8k")
-PLANTED = {"PatientName": "QUUXLEY^PLANTEDNAME", "PatientID": "PLANTED-ID-991",
-           "AccessionNumber": "ACCPLANT7731", "InstitutionName": "Planted Memorial Hospital",
-           "ReferringPhysicianName": "DRPLANTED^ZED", "PatientBirthDate": "20130917"}
-PHI_KEYWORDS = ("PatientName", "PatientID", "OtherPatientIDs", "PatientBirthDate", "AccessionNumber",
-                "InstitutionName", "InstitutionAddress", "ReferringPhysicianName", "StudyDate", "SeriesDate",
-                "AcquisitionDate", "ContentDate", "StudyID", "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
+PLANTED = {
+    "PatientName": "QUUXLEY^PLANTEDNAME",
+    "PatientID": "PLANTED-ID-991",
+    "AccessionNumber": "ACCPLANT7731",
+    "InstitutionName": "Planted Memorial Hospital",
+    "ReferringPhysicianName": "DRPLANTED^ZED",
+    "PatientBirthDate": "20130917",
+}
+PHI_KEYWORDS = (
+    "PatientName",
+    "PatientID",
+    "OtherPatientIDs",
+    "PatientBirthDate",
+    "AccessionNumber",
+    "InstitutionName",
+    "InstitutionAddress",
+    "ReferringPhysicianName",
+    "StudyDate",
+    "SeriesDate",
+    "AcquisitionDate",
+    "ContentDate",
+    "StudyID",
+    "StudyInstanceUID",
+    "SeriesInstanceUID",
+    "SOPInstanceUID",
+)
 
 
 def _plant_phi(raw: Path) -> None:
@@ -28,7 +50,7 @@ def _plant_phi(raw: Path) -> None:
     for f in sorted(raw.glob("*.dcm")):
         try:
             ds = pydicom.dcmread(f)
-            ds.pixel_array
+            _ = ds.pixel_array
         except Exception:  # noqa: BLE001 - planted bad files are skipped
             continue
         for k, v in PLANTED.items():
@@ -73,8 +95,18 @@ def test_layout_and_counts_add_up(repo):
         assert ann, split
         for rec in ann:
             assert rec["split"] == split and (d / rec["image_path"]).is_file()
-            assert {"image_id", "patient_id", "age_months", "sex", "fracture", "fracture_type", "location",
-                    "bone_age_months", "clinical_context", "quality_score"} <= rec.keys()
+            assert {
+                "image_id",
+                "patient_id",
+                "age_months",
+                "sex",
+                "fracture",
+                "fracture_type",
+                "location",
+                "bone_age_months",
+                "clinical_context",
+                "quality_score",
+            } <= rec.keys()
         assert len(list((d / "processed" / split).iterdir())) == len(ann)
         total += len(ann)
     assert total == log["processed"]

@@ -8,8 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pydicom
-import pytest
 import pydicom.data
+import pytest
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.pixels import apply_modality_lut, apply_voi_lut, apply_windowing
@@ -121,8 +121,17 @@ def test_bundled_matches_pydicom(name):
 
 
 @pytest.mark.parametrize(
-    "name", ["MR_small_jpeg_ls_lossless.dcm", "MR_truncated.dcm", "JPEG-lossy.dcm", "rtplan.dcm",
-             "no_meta.dcm", "meta_missing_tsyntax.dcm", "badVR.dcm", "JPEG2000-embedded-sequence-delimiter.dcm"],
+    "name",
+    [
+        "MR_small_jpeg_ls_lossless.dcm",
+        "MR_truncated.dcm",
+        "JPEG-lossy.dcm",
+        "rtplan.dcm",
+        "no_meta.dcm",
+        "meta_missing_tsyntax.dcm",
+        "badVR.dcm",
+        "JPEG2000-embedded-sequence-delimiter.dcm",
+    ],
 )
 def test_undecodable_bundled_rejected_one_line(name, recwarn):
     path = Path(get_testdata_file(name, download=False))
@@ -305,7 +314,9 @@ def test_auto_window_ignores_constant_border(tmp_path):
     assert "border" in r.decision["voi"]
 
 
-@pytest.mark.parametrize("window,c,w", [("bone", 500, 2000), ("brain", 40, 80), ("subdural", 75, 215), ("100,50", 100, 50)])
+@pytest.mark.parametrize(
+    "window,c,w", [("bone", 500, 2000), ("brain", 40, 80), ("subdural", 75, 215), ("100,50", 100, 50)]
+)
 def test_presets_and_user_window(tmp_path, window, c, w):
     arr = _ramp(lo=-1024, hi=2000, dtype=np.int16)
     p = make_dicom(tmp_path / "ct.dcm", arr, RescaleSlope=1, RescaleIntercept=0)

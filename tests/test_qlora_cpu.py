@@ -14,8 +14,7 @@ from _vlm_fixture import REPO, compose_params, write_params
 from radtune.errors import ConfigError
 from radtune.model import load as load_mod
 
-MESSAGE = ("train=qlora needs a CUDA GPU and bitsandbytes (pip install radtune[gpu]); "
-           "this machine has no CUDA")
+MESSAGE = "train=qlora needs a CUDA GPU and bitsandbytes (pip install radtune[gpu]); this machine has no CUDA"
 
 
 def test_load_base_refuses_before_reading_weights(monkeypatch):
@@ -47,10 +46,23 @@ def test_train_stage_fails_fast_with_one_line(tmp_path):
     write_params(tmp_path, model="medgemma_4b", train="qlora")
     started = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, str(REPO / "stages" / "train.py"), "--data-dir", "data/pedirad-8k",
-         "--registry", "data/pedirad-8k/dataset_registry.yml", "--model-dir", "models/pedirad-8k",
-         "--live", "metrics/train"],
-        cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=120,
+        [
+            sys.executable,
+            str(REPO / "stages" / "train.py"),
+            "--data-dir",
+            "data/pedirad-8k",
+            "--registry",
+            "data/pedirad-8k/dataset_registry.yml",
+            "--model-dir",
+            "models/pedirad-8k",
+            "--live",
+            "metrics/train",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        timeout=120,
     )
     assert proc.returncode != 0
     lines = [line for line in proc.stderr.splitlines() if line.strip()]

@@ -1,24 +1,39 @@
 from collections import Counter, defaultdict
 
-from radtune.stratify import assign_patients, quality_gate, stratify
+from radtune.variants.pedirad_8k.stratify import assign_patients, quality_gate, stratify
 
 
 def _records(n_patients=200, images_per_patient=2):
     out = []
     for p in range(n_patients):
         for k in range(images_per_patient):
-            out.append({
-                "source": f"p{p:03d}_{k}.dcm", "status": "ok", "stage": "annotate", "reason": None,
-                "image_id": f"i{p:03d}{k}", "patient_id": f"P{p:03d}", "age_months": (p * 7) % 144,
-                "sex": "MF"[p % 2], "fracture": p % 3 != 0, "quality_score": 0.5 if p == 5 else 0.95,
-                "source_split": None,
-            })
+            out.append(
+                {
+                    "source": f"p{p:03d}_{k}.dcm",
+                    "status": "ok",
+                    "stage": "annotate",
+                    "reason": None,
+                    "image_id": f"i{p:03d}{k}",
+                    "patient_id": f"P{p:03d}",
+                    "age_months": (p * 7) % 144,
+                    "sex": "MF"[p % 2],
+                    "fracture": p % 3 != 0,
+                    "quality_score": 0.5 if p == 5 else 0.95,
+                    "source_split": None,
+                }
+            )
     return out
 
 
 def _split(records, seed=42):
-    return stratify(records, mode="stratified", ratios={"train": 0.8, "val": 0.1, "test": 0.1},
-                    threshold=0.85, age_edges=[0, 24, 60, 96, 145], seed=seed)
+    return stratify(
+        records,
+        mode="stratified",
+        ratios={"train": 0.8, "val": 0.1, "test": 0.1},
+        threshold=0.85,
+        age_edges=[0, 24, 60, 96, 145],
+        seed=seed,
+    )
 
 
 def test_patient_level_and_ratios():
@@ -58,8 +73,9 @@ def test_keep_mode_honours_folders_and_rejects_loose_files():
     recs = _records(4, 1)
     for r, s in zip(recs, ["train", "val", None, "test"]):
         r["source_split"] = s
-    out = stratify(recs, mode="keep", ratios={"train": 0.8, "val": 0.1, "test": 0.1}, threshold=0.0,
-                   age_edges=[0, 145], seed=1)
+    out = stratify(
+        recs, mode="keep", ratios={"train": 0.8, "val": 0.1, "test": 0.1}, threshold=0.0, age_edges=[0, 145], seed=1
+    )
     assert [r.get("split") for r in out] == ["train", "val", None, "test"]
     assert out[2]["status"] == "rejected" and "train/ val/ test/" in out[2]["reason"]
 

@@ -14,33 +14,77 @@ import pytest
 import torch
 
 from _vlm_fixture import REPO, compose_params, make_data_dir, write_params
+from radtune import variants
 from radtune.export import read_registry_entry
 from radtune.io import read_json, read_jsonl
 from radtune.merge import MergeMismatch, check_examples_from, merge_adapter
 from radtune.train.loop import TrainingInterrupted
 from radtune.train.run import run_training
 
-pytestmark = pytest.mark.xdist_group("vlm_pipeline")
+pytestmark = [pytest.mark.xdist_group("vlm_pipeline"), pytest.mark.slow]
+BLANK = variants.get("pedirad_8k").blank_text  # what stages/train.py passes for the default variant
 
 DATA, MODELS = "data/pedirad-8k", "models/pedirad-8k"
 # the commands of the proposed dvc.yaml stages (paths as params.yaml resolves them)
 STAGES = [
-    ["stages/export_jsonl.py", "--data-dir", DATA, "--out", f"{DATA}/jsonl", "--registry", f"{DATA}/dataset_registry.yml"],
-    ["stages/train.py", "--data-dir", DATA, "--registry", f"{DATA}/dataset_registry.yml", "--model-dir", MODELS,
-     "--live", "metrics/train"],
+    [
+        "stages/export_jsonl.py",
+        "--data-dir",
+        DATA,
+        "--out",
+        f"{DATA}/jsonl",
+        "--registry",
+        f"{DATA}/dataset_registry.yml",
+    ],
+    [
+        "stages/train.py",
+        "--data-dir",
+        DATA,
+        "--registry",
+        f"{DATA}/dataset_registry.yml",
+        "--model-dir",
+        MODELS,
+        "--live",
+        "metrics/train",
+    ],
     ["stages/merge.py", "--data-dir", DATA, "--model-dir", MODELS, "--out", f"{MODELS}/merged"],
-    ["stages/eval.py", "--model", f"{MODELS}/merged", "--data-dir", DATA, "--metrics", "metrics/eval.json",
-     "--confusion", "metrics/eval_confusion.json", "--predictions", "metrics/eval_predictions.jsonl"],
+    [
+        "stages/eval.py",
+        "--model",
+        f"{MODELS}/merged",
+        "--data-dir",
+        DATA,
+        "--metrics",
+        "metrics/eval.json",
+        "--confusion",
+        "metrics/eval_confusion.json",
+        "--predictions",
+        "metrics/eval_predictions.jsonl",
+    ],
 ]
-TRAIN = {"train.max_steps": 6, "train.save_steps": 2, "train.eval_steps": 3, "train.logging_steps": 1,
-         "train.lora.dropout": 0.1, "train.hflip": 0.5,   # dropout + flips: the RNG state must survive a resume
-         "train.affine": {"rotate": 10, "scale": 0.1, "translate": 0.06}, "train.prompt_dropout": 0.5,
-         "train.vision_learning_rate": 2e-3, "train.label_smoothing": 0.05}   # ... and so must these
+TRAIN = {
+    "train.max_steps": 6,
+    "train.save_steps": 2,
+    "train.eval_steps": 3,
+    "train.logging_steps": 1,
+    "train.lora.dropout": 0.1,
+    "train.hflip": 0.5,  # dropout + flips: the RNG state must survive a resume
+    "train.affine": {"rotate": 10, "scale": 0.1, "translate": 0.06},
+    "train.prompt_dropout": 0.5,
+    "train.vision_learning_rate": 2e-3,
+    "train.label_smoothing": 0.05,
+}  # ... and so must these
 
 
 def run_stage(root, argv):
-    proc = subprocess.run([sys.executable, str(REPO / argv[0]), *argv[1:]], cwd=root, capture_output=True,
-                          text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / argv[0]), *argv[1:]],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        timeout=300,
+    )
     assert proc.returncode == 0, f"{argv[0]} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc
 
@@ -98,7 +142,7 @@ def test_train_outputs_card_and_curves(pipeline):
     card = (lora / "README.md").read_text()
     entry = read_registry_entry(root / DATA / "dataset_registry.yml", "pedirad-8k")
     assert "| dataset_provenance_id | pedirad-8k |" in card and entry["content_hash"] in card
-    assert not (root / MODELS / "checkpoints").exists()          # removed after a completed run
+    assert not (root / MODELS / "checkpoints").exists()  # removed after a completed run
     summary = read_json(root / "metrics" / "train" / "metrics.json")
     assert summary["step"] == 6 and "loss" in summary["val"]
     tsv = (root / "metrics" / "train" / "plots" / "metrics" / "train" / "loss.tsv").read_text().splitlines()
@@ -120,9 +164,9 @@ def test_identical_bytes_and_exact_resume(pipeline):
         shutil.rmtree(f"{MODELS}/lora")
         args = (p.model, p.train, p.seed, DATA, MODELS, "pedirad-8k", f"{DATA}/dataset_registry.yml", "metrics/train")
         with pytest.raises(TrainingInterrupted):
-            run_training(*args, stop_after_step=3)
+            run_training(*args, blank_text=BLANK, stop_after_step=3)
         assert sorted(os.listdir(f"{MODELS}/checkpoints")) == ["step-000002.pt"]
-        result = run_training(*args)
+        result = run_training(*args, blank_text=BLANK)
         assert result.resumed_from == 2
         assert files(root / MODELS / "lora") == files(root / "first" / "lora")
         assert files(root / "metrics" / "train") == files(root / "first_live")
@@ -139,9 +183,9 @@ def test_checkpoint_of_other_params_is_not_resumed(pipeline, tmp_path):
         ckpt = tmp_path / "ckpt"
         base = (p.model, p.train, p.seed, DATA, str(tmp_path / "m"), "pedirad-8k", f"{DATA}/dataset_registry.yml", None)
         with pytest.raises(TrainingInterrupted):
-            run_training(*base, checkpoint_dir=ckpt, stop_after_step=2)
+            run_training(*base, blank_text=BLANK, checkpoint_dir=ckpt, stop_after_step=2)
         other = compose_params(overrides={**TRAIN, "train.learning_rate": 5e-4})
-        result = run_training(other.model, other.train, *base[2:], checkpoint_dir=ckpt)
+        result = run_training(other.model, other.train, *base[2:], blank_text=BLANK, checkpoint_dir=ckpt)
         assert result.resumed_from == 0
     finally:
         os.chdir(cwd)
@@ -151,7 +195,7 @@ def test_merged_model_loads_and_answers_an_image(pipeline):
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     from radtune.train.collator import prompt_batch
-    from radtune.train.loop import examples_from_rows
+    from radtune.train.data import examples_from_rows
 
     root, logs = pipeline
     assert "logits check" in logs["stages/merge.py"]
@@ -164,7 +208,7 @@ def test_merged_model_loads_and_answers_an_image(pipeline):
     with torch.no_grad():
         out = model.generate(**batch, max_new_tokens=8, do_sample=False)
     assert out.shape[1] > batch["input_ids"].shape[1]
-    assert isinstance(processor.decode(out[0, batch["input_ids"].shape[1]:], skip_special_tokens=True), str)
+    assert isinstance(processor.decode(out[0, batch["input_ids"].shape[1] :], skip_special_tokens=True), str)
     # the saved configs do not record how they were loaded (HF_HUB_OFFLINE would change the bytes)
     assert not any("local_files_only" in p.read_text() for p in merged.glob("*_config.json"))
 
@@ -174,14 +218,18 @@ def test_merge_check_can_fail(pipeline, tmp_path, monkeypatch):
     p = compose_params(overrides=TRAIN)
     model_cfg = dict(p.model)
     examples = check_examples_from(root / DATA, "test", 2)
-    summary = merge_adapter(model_cfg, root / MODELS / "base", root / MODELS / "lora", tmp_path / "ok", examples, atol=1e-4)
+    summary = merge_adapter(
+        model_cfg, root / MODELS / "base", root / MODELS / "lora", tmp_path / "ok", examples, atol=1e-4
+    )
     assert summary["max_abs_diff"]["reloaded"] <= 1e-4
-    assert (tmp_path / "ok" / "model.safetensors").read_bytes() == (root / MODELS / "merged" / "model.safetensors").read_bytes()
+    assert (tmp_path / "ok" / "model.safetensors").read_bytes() == (
+        root / MODELS / "merged" / "model.safetensors"
+    ).read_bytes()
     from peft.tuners.lora import LoraModel
 
     real_merge = LoraModel.merge_and_unload
 
-    def bad_merge(self, *a, **k):      # a merge that gets one weight slightly wrong
+    def bad_merge(self, *a, **k):  # a merge that gets one weight slightly wrong
         merged = real_merge(self, *a, **k)
         with torch.no_grad():
             merged.model.multi_modal_projector.mm_input_projection_weight.mul_(1.1)
@@ -196,11 +244,19 @@ def test_merge_check_can_fail(pipeline, tmp_path, monkeypatch):
 def test_eval_outputs(pipeline):
     root, logs = pipeline
     m = read_json(root / "metrics" / "eval.json")
-    for key in ("fracture_f1", "fracture_accuracy", "fracture_majority_accuracy", "bone_age_mae",
-                "bone_age_mean_predictor_mae", "bone_age_within_2mo", "valid_json_rate", "n_test"):
+    for key in (
+        "fracture_f1",
+        "fracture_accuracy",
+        "fracture_majority_accuracy",
+        "bone_age_mae",
+        "bone_age_mean_predictor_mae",
+        "bone_age_within_2mo",
+        "valid_json_rate",
+        "n_test",
+    ):
         assert key in m, key
     assert m["n_test"] == 6
-    assert m["fracture_majority_accuracy"] == 0.5          # the fixture alternates fracture / normal
+    assert m["fracture_majority_accuracy"] == 0.5  # the fixture alternates fracture / normal
     confusion = read_json(root / "metrics" / "eval_confusion.json")
     assert len(confusion) == 6 and all(set(r) == {"actual", "predicted"} for r in confusion)
     preds = read_jsonl(root / "metrics" / "eval_predictions.jsonl")
@@ -213,8 +269,18 @@ def test_registry_takes_the_dvc_hashes_from_the_lock(tmp_path):
 
     from radtune.export import locked_hashes
 
-    lock = {"schema": "2.0", "stages": {"augment": {"cmd": "x", "outs": [
-        {"path": "data/v/processed", "hash": "md5", "md5": "abc.dir"}, {"path": "data/v/log.json", "md5": "def"}]}}}
+    lock = {
+        "schema": "2.0",
+        "stages": {
+            "augment": {
+                "cmd": "x",
+                "outs": [
+                    {"path": "data/v/processed", "hash": "md5", "md5": "abc.dir"},
+                    {"path": "data/v/log.json", "md5": "def"},
+                ],
+            }
+        },
+    }
     (tmp_path / "dvc.lock").write_text(yaml.safe_dump(lock))
     got = locked_hashes([Path("data/v/processed"), "data/v/annotations"], tmp_path / "dvc.lock")
     assert got == {"data/v/processed": "abc.dir", "data/v/annotations": None}

@@ -11,14 +11,18 @@ import yaml
 
 from radtune.verify import hash_changes, metric_violations, verify
 
+
 def _entry(path: str, md5: str) -> dict:
     return {"path": path, "hash": "md5", "md5": md5, "size": 1, "nfiles": 1}
 
 
-LOCK = {"schema": "2.0", "stages": {
-    "normalize": {"cmd": "n", "deps": [_entry("data/raw", "a.dir")], "outs": [_entry("data/n", "b.dir")]},
-    "train": {"cmd": "t", "deps": [_entry("data/n", "b.dir")], "outs": [_entry("models/lora", "c.dir")]},
-}}
+LOCK = {
+    "schema": "2.0",
+    "stages": {
+        "normalize": {"cmd": "n", "deps": [_entry("data/raw", "a.dir")], "outs": [_entry("data/n", "b.dir")]},
+        "train": {"cmd": "t", "deps": [_entry("data/n", "b.dir")], "outs": [_entry("models/lora", "c.dir")]},
+    },
+}
 
 
 def _changed(stage: str, kind: str, md5: str) -> dict:
@@ -39,11 +43,15 @@ def test_data_stage_hash_change_is_reported_model_stage_change_is_not():
 
 def test_metric_tolerances_first_match_wins_and_unmatched_must_be_exact():
     tol = {"m/eval.json:fracture_accuracy": 0.0, "m/eval.json:fracture_*": 0.05}
-    diff = {"m/eval.json": {"fracture_f1": {"old": 0.70, "new": 0.74, "diff": 0.04},
-                            "fracture_accuracy": {"old": 0.70, "new": 0.71, "diff": 0.01},
-                            "n_test": {"old": 58, "new": 59, "diff": 1},
-                            "gone": {"old": 1.0, "new": None}},
-            "m/train.json": {"val": {"loss": {"old": 0.3, "new": 0.5, "diff": 0.2}}}}
+    diff = {
+        "m/eval.json": {
+            "fracture_f1": {"old": 0.70, "new": 0.74, "diff": 0.04},
+            "fracture_accuracy": {"old": 0.70, "new": 0.71, "diff": 0.01},
+            "n_test": {"old": 58, "new": 59, "diff": 1},
+            "gone": {"old": 1.0, "new": None},
+        },
+        "m/train.json": {"val": {"loss": {"old": 0.3, "new": 0.5, "diff": 0.2}}},
+    }
     problems = metric_violations(diff, tol)
     assert len(problems) == 4
     assert not any("fracture_f1" in p for p in problems)
@@ -57,8 +65,13 @@ def _run(cmd, cwd):
 
 
 def test_verify_against_a_real_repository(tmp_path, monkeypatch):
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@t"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
     monkeypatch.setattr(os, "environ", env)
     _run(["git", "init", "-q"], tmp_path)
     _run([sys.executable, "-m", "dvc", "init", "-q"], tmp_path)
@@ -71,7 +84,7 @@ def test_verify_against_a_real_repository(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert verify("HEAD", Path("tol.yaml")) == []
     (tmp_path / "eval.json").write_text(json.dumps({"fracture_f1": 0.73, "n_test": 58}))
-    assert verify("HEAD", Path("tol.yaml")) == []                      # within tolerance
+    assert verify("HEAD", Path("tol.yaml")) == []  # within tolerance
     (tmp_path / "eval.json").write_text(json.dumps({"fracture_f1": 0.6, "n_test": 58}))
     (tmp_path / "dvc.lock").write_text(yaml.safe_dump(_changed("normalize", "outs", "x.dir")))
     problems = verify("HEAD", Path("tol.yaml"))

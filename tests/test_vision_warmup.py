@@ -13,23 +13,30 @@ from omegaconf import OmegaConf
 
 from _vlm_fixture import CONF, compose_params, exported_base
 from radtune.errors import ConfigError
-from radtune.train.loop import augment, examples_from_rows
+from radtune.train.data import examples_from_rows
+from radtune.train.loop import augment
 from radtune.train.vision_warmup import answer_fields, check_warmup, field_targets, is_vision, warmup_vision
 
 pytestmark = pytest.mark.xdist_group("vlm_warmup")
 
 
 def _ex(answer: dict) -> dict:
-    return {"messages": [{"role": "user", "content": [{"type": "text", "text": "q"}]},
-                         {"role": "assistant", "content": [{"type": "text", "text": json.dumps(answer)}]}]}
+    return {
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "q"}]},
+            {"role": "assistant", "content": [{"type": "text", "text": json.dumps(answer)}]},
+        ]
+    }
 
 
 def test_fields_and_targets_from_the_answers():
-    ex = [_ex({"fracture": True, "type": "buckle", "age": 10, "tags": ["x"], "boxes": [{"bbox": [1, 2, 3, 4]}]}),
-          _ex({"fracture": False, "type": "none", "age": 30, "tags": []}),
-          _ex({"fracture": True, "type": "buckle", "age": None, "tags": ["y", "x"]})]
+    ex = [
+        _ex({"fracture": True, "type": "buckle", "age": 10, "tags": ["x"], "boxes": [{"bbox": [1, 2, 3, 4]}]}),
+        _ex({"fracture": False, "type": "none", "age": 30, "tags": []}),
+        _ex({"fracture": True, "type": "buckle", "age": None, "tags": ["y", "x"]}),
+    ]
     fields = answer_fields(ex)
-    assert set(fields) == {"fracture", "type", "age", "tags"}          # lists of boxes are skipped
+    assert set(fields) == {"fracture", "type", "age", "tags"}  # lists of boxes are skipped
     assert fields["tags"] == {"kind": "labels", "classes": ["x", "y"]}
     assert fields["fracture"] == {"kind": "class", "classes": ["false", "true"]}
     assert fields["age"]["kind"] == "number" and fields["age"]["mean"] == 20 and fields["age"]["std"] == 10
@@ -51,16 +58,23 @@ def test_warmup_needs_the_vision_modules_saved_with_the_adapter():
 def test_warmup_trains_only_the_vision_side_and_separates_fractures(tmp_path):
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    data, rows, _ = exported_base(tmp_path, {"train": 32, "val": 2, "test": 2},
-                                  OmegaConf.to_container(compose_params().model))      # the small tiny model
+    data, rows, _ = exported_base(
+        tmp_path, {"train": 32, "val": 2, "test": 2}, OmegaConf.to_container(compose_params().model)
+    )  # the small tiny model
     model = AutoModelForImageTextToText.from_pretrained(tmp_path / "base")
     processor = AutoProcessor.from_pretrained(tmp_path / "base")
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     grads = {n: p.requires_grad for n, p in model.named_parameters()}
     torch.manual_seed(0)
-    final = warmup_vision(model, processor, examples_from_rows(rows, data),
-                          {"epochs": 30, "learning_rate": 3e-3, "batch_size": 8}, seed=0,
-                          augment=lambda b: augment(b, 0.0), log=lambda s: None)
+    final = warmup_vision(
+        model,
+        processor,
+        examples_from_rows(rows, data),
+        {"epochs": 30, "learning_rate": 3e-3, "batch_size": 8},
+        seed=0,
+        augment=lambda b: augment(b, 0.0),
+        log=lambda s: None,
+    )
     assert final["vision_warmup/fracture_accuracy"] >= 0.9, final
     changed = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
     assert changed and all(is_vision(n) for n in changed)

@@ -44,17 +44,19 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from radtune.pixels import WINDOW_CHOICES_SHORT  # here, not at the top: keeps `import radtune.cli` light
+
     p = argparse.ArgumentParser(prog="radtune", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("synth", help="generate a deterministic synthetic raw dataset")
-    s.add_argument("variant", nargs="?", default="pedirad_8k", help="dataset variant (default pedirad_8k)")
-    s.add_argument("--out", required=True, help="output folder (e.g. data/raw/pedirad-8k)")
+    s.add_argument("variant", help="dataset variant: a conf/dataset/<variant>.yaml stem (radtune.variants)")
+    s.add_argument("--out", required=True, help="output folder (the variant's dataset.raw_dir)")
     s.add_argument("--n", type=int, default=600, help="number of images")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=_cmd_synth)
 
-    window_help = "file | auto | minmax | bone | brain | subdural | C,W (default file)"
+    window_help = f"{WINDOW_CHOICES_SHORT} (default file)"
     c = sub.add_parser("convert", help="convert one DICOM/JPG/PNG exactly as normalize does")
     c.add_argument("src")
     c.add_argument("dst", help="output image (.jpg or .png)")

@@ -1,7 +1,7 @@
 """Loading the exported JSONL (see radtune.export) as Hugging Face datasets.
 
     from radtune.data import load_dataset
-    ds = load_dataset("train", data_root="data/pedirad-8k")
+    ds = load_dataset("train", data_root="data/<dataset>")   # a variant's dataset.data_dir
     ds[0]["prompt"], ds[0]["target"], ds[0]["image_path"]
 
 `image_path` in the returned dataset is ABSOLUTE (resolved against `data_root`), so rows
@@ -15,15 +15,14 @@ from pathlib import Path
 import datasets
 
 from radtune.io import read_jsonl
+from radtune.records import SPLITS
 
-SPLITS = ("train", "val", "test")
 
-
-def jsonl_path(split: str, data_root: str | Path = "data/pedirad-8k") -> Path:
+def jsonl_path(split: str, data_root: str | Path) -> Path:
     return Path(data_root) / "jsonl" / f"{split}.jsonl"
 
 
-def load_rows(split: str, data_root: str | Path = "data/pedirad-8k") -> list[dict]:
+def load_rows(split: str, data_root: str | Path) -> list[dict]:
     """The split's rows as dicts, image_path made absolute."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
@@ -34,6 +33,6 @@ def load_rows(split: str, data_root: str | Path = "data/pedirad-8k") -> list[dic
     return [{**r, "image_path": str(root / r["image_path"])} for r in read_jsonl(path)]
 
 
-def load_dataset(split: str, data_root: str | Path = "data/pedirad-8k") -> datasets.Dataset:
+def load_dataset(split: str, data_root: str | Path) -> datasets.Dataset:
     """A `datasets.Dataset` with columns id, image_path (absolute), prompt, target, messages."""
     return datasets.Dataset.from_list(load_rows(split, data_root))

@@ -1,102 +1,36 @@
-"""export-jsonl: the annotated splits as LoRA-ready JSONL, plus the dataset registry.
+"""export-jsonl, shared by every variant: the JSONL writer and the dataset registry.
 
-pedirad rows are built here; ct_v4 rows in radtune.ct.export; both are written by
-`write_export` (the same JSONL fields and registry for every variant).
+A variant builds its rows (`radtune.variants.<name>`: prompt and target of every record)
+with `chat_row`; `write_export` writes them, one line per row sorted by id, to
+`<data_dir>/jsonl/<split>.jsonl`:
 
-One line per annotation record, sorted by image_id, in `<data_dir>/jsonl/<split>.jsonl`:
-
-  id          the record's image_id
-  image_path  the image, relative to the data folder (processed/<split>/<id>.jpg)
-  prompt      the task prompt: patient age and sex, the clinical context, the answer format
-  target      the structured answer as compact JSON (keys in a fixed order):
-              {"fracture":true,"fracture_type":"buckle","location":"distal_radius","bone_age_months":51}
+  id          the row's id (the image id)
+  image_path  the image, relative to the data folder
+  prompt      the task prompt
+  target      the structured answer as compact JSON (keys in the variant's fixed order)
   messages    the same pair in the chat format every VLM processor understands:
               user [{"type":"image"},{"type":"text","text":prompt}], assistant [{"type":"text","text":target}]
 
-Bone age is rounded to whole months in the target (Greulich-Pyle standards are far
-coarser than that); null stays null. The export is a pure function of the annotation
-files: same annotations => same bytes.
+The export is a pure function of the variant's published dataset: same inputs => same bytes.
 
 The dataset registry (`<data_dir>/dataset_registry.yml`) records the provenance id
-(`pedirad-8k`), the record counts per split, the content hash of what was exported
-(sha256 over every JSONL file and every image it references), the DVC hashes (dvc.lock) of
-the dataset folders it was exported from and the params that made it; the train stage
-copies id and hashes into the adapter card."""
+(`export.dataset_id`), the row counts per split and the positive answers per split, the
+content hash of what was exported (sha256 over every JSONL file and every image it
+references), the DVC hashes (dvc.lock) of the dataset folders it was exported from and the
+params that made it; the train stage copies id and hashes into the adapter card."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from radtune.errors import InputRejected
-from radtune.io import read_json, write_text_atomic
-
-SPLITS = ("train", "val", "test")
-TARGET_KEYS = ("fracture", "fracture_type", "location", "bone_age_months")
-REQUIRED_FIELDS = ("image_id", "image_path", "fracture", "fracture_type", "location")
-
-INSTRUCTION = (
-    "Read this pediatric hand/wrist/forearm radiograph. Answer with JSON only, keys: "
-    "fracture (true/false), fracture_type, location, bone_age_months."
-)
-_SEX = {"M": "male", "F": "female"}
-
-
-def describe_patient(age_months: Any, sex: Any) -> str:
-    age = f"{int(age_months)} months old" if isinstance(age_months, (int, float)) and not isinstance(age_months, bool) else "age unknown"
-    return f"Patient: {age}, {_SEX.get(str(sex).upper(), 'sex unknown')}."
-
-
-def build_prompt(record: Mapping[str, Any]) -> str:
-    """The user's text turn: patient, clinical context, and the answer format."""
-    context = " ".join(str(record.get("clinical_context") or "").split()) or "none given"
-    return f"{describe_patient(record.get('age_months'), record.get('sex'))} Clinical context: {context}. {INSTRUCTION}"
-
-
-def blank_prompt() -> str:
-    """The prompt of a record without age, sex or clinical context (what training's prompt
-    dropout, `train.prompt_dropout`, substitutes so that the answer must come from the image)."""
-    return build_prompt({})
-
-
-def blank_text(text: str) -> str:
-    """A pedirad prompt without its patient part; any other prompt (e.g. ct_v4's, which has
-    no patient context) is returned unchanged."""
-    return blank_prompt() if text.endswith(INSTRUCTION) else text
-
-
-def blank_messages(messages: list[dict]) -> list[dict]:
-    """`messages` with the user's text turn blanked (`blank_text`; image kept)."""
-    out = []
-    for m in messages:
-        if m["role"] == "user" and not isinstance(m["content"], str):
-            m = {**m, "content": [{**c, "text": blank_text(c["text"])} if c.get("type") == "text" else c
-                                  for c in m["content"]]}
-        elif m["role"] == "user":
-            m = {**m, "content": blank_text(m["content"])}
-        out.append(m)
-    return out
-
-
-def round_months(value: Any) -> int | None:
-    if value is None or isinstance(value, bool):
-        return None
-    return int(round(float(value)))
-
-
-def build_target(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The structured answer, keys in TARGET_KEYS order."""
-    return {
-        "fracture": bool(record["fracture"]),
-        "fracture_type": str(record["fracture_type"]),
-        "location": str(record["location"]),
-        "bone_age_months": round_months(record.get("bone_age_months")),
-    }
+from radtune.io import write_text_atomic
 
 
 def target_text(target: Mapping[str, Any]) -> str:
@@ -113,34 +47,18 @@ def chat_messages(prompt: str, target: str) -> list[dict]:
 
 def chat_row(row_id: str, image_path: str, prompt: str, target: str) -> dict[str, Any]:
     """One exported line: the seed's prompt / target / image_path view plus chat messages."""
-    return {"id": row_id, "image_path": image_path, "prompt": prompt, "target": target,
-            "messages": chat_messages(prompt, target)}
-
-
-def export_row(record: Mapping[str, Any], source: str = "") -> dict[str, Any]:
-    missing = [f for f in REQUIRED_FIELDS if record.get(f) is None]
-    if missing:
-        raise InputRejected(f"{source}: record {record.get('image_id')!r} has no {', '.join(missing)}")
-    return chat_row(str(record["image_id"]), str(record["image_path"]), build_prompt(record),
-                    target_text(build_target(record)))
-
-
-def export_rows(records: Iterable[Mapping[str, Any]], source: str = "") -> list[dict[str, Any]]:
-    rows = sorted((export_row(r, source) for r in records), key=lambda r: r["id"])
-    ids = [r["id"] for r in rows]
-    if len(set(ids)) != len(ids):
-        dup = next(i for i in ids if ids.count(i) > 1)
-        raise InputRejected(f"{source}: image_id {dup!r} appears more than once")
-    return rows
+    return {
+        "id": row_id,
+        "image_path": image_path,
+        "prompt": prompt,
+        "target": target,
+        "messages": chat_messages(prompt, target),
+    }
 
 
 def jsonl_text(rows: Iterable[Mapping[str, Any]]) -> str:
     """One compact JSON object per line, keys in insertion order, UTF-8, trailing newline."""
     return "".join(json.dumps(dict(r), ensure_ascii=False, separators=(",", ":")) + "\n" for r in rows)
-
-
-def annotation_file(data_dir: Path, split: str) -> Path:
-    return Path(data_dir) / "annotations" / f"{split}_annotations.json"
 
 
 def sha256_file(path: Path) -> str:
@@ -172,14 +90,22 @@ def locked_hashes(paths: Iterable[str | Path], lock_file: Path = Path("dvc.lock"
     """The hash DVC recorded in dvc.lock for each of these stage outputs (the upstream stages
     have run, so their entries are there); None where the lock has none (outside DVC)."""
     lock = yaml.safe_load(lock_file.read_text(encoding="utf-8")) if lock_file.is_file() else {}
-    found = {o["path"]: o.get("md5") for stage in ((lock or {}).get("stages") or {}).values()
-             for o in stage.get("outs") or []}
+    found = {
+        o["path"]: o.get("md5")
+        for stage in ((lock or {}).get("stages") or {}).values()
+        for o in stage.get("outs") or []
+    }
     return {Path(p).as_posix(): found.get(Path(p).as_posix()) for p in paths}
 
 
-def registry_entry(dataset_id: str, rows: Mapping[str, list[dict]], digest: str,
-                   params: Mapping[str, Any], positive_key: str = "fracture",
-                   dvc_hashes: Mapping[str, str | None] | None = None) -> dict[str, Any]:
+def registry_entry(
+    dataset_id: str,
+    rows: Mapping[str, list[dict]],
+    digest: str,
+    params: Mapping[str, Any],
+    positive_key: str,
+    dvc_hashes: Mapping[str, str | None] | None = None,
+) -> dict[str, Any]:
     counts = {split: len(r) for split, r in rows.items()}
     positives = {split: sum(bool(json.loads(x["target"])[positive_key]) for x in r) for split, r in rows.items()}
     return {
@@ -195,8 +121,10 @@ def registry_entry(dataset_id: str, rows: Mapping[str, list[dict]], digest: str,
 
 
 def registry_text(entries: list[dict[str, Any]]) -> str:
-    header = ("# Written by the export-jsonl stage; do not edit. content_hash: sha256 over every\n"
-              "# exported JSONL file and every image its rows reference (see radtune.export).\n")
+    header = (
+        "# Written by the export-jsonl stage; do not edit. content_hash: sha256 over every\n"
+        "# exported JSONL file and every image its rows reference (see radtune.export).\n"
+    )
     return header + yaml.safe_dump({"datasets": entries}, sort_keys=False, allow_unicode=True)
 
 
@@ -209,26 +137,16 @@ def read_registry_entry(path: Path, dataset_id: str) -> dict[str, Any]:
     raise InputRejected(f"{path}: no entry with id {dataset_id!r}; rerun the export-jsonl stage")
 
 
-def export_jsonl(data_dir: Path, out_dir: Path, registry: Path, dataset_id: str,
-                 params: Mapping[str, Any], splits: Iterable[str] = SPLITS,
-                 dvc_hashes: Mapping[str, str | None] | None = None) -> dict[str, int]:
-    """pedirad: `annotations/<split>_annotations.json` -> rows; see `write_export`."""
-    data_dir = Path(data_dir)
-    rows: dict[str, list[dict]] = {}
-    for split in splits:
-        source = annotation_file(data_dir, split)
-        if not source.exists():
-            raise InputRejected(f"{source}: annotation file not found; run the data stages first")
-        records = read_json(source)
-        if not isinstance(records, list):
-            raise InputRejected(f"{source}: expected a JSON array of records")
-        rows[split] = export_rows(records, str(source))
-    return write_export(data_dir, out_dir, registry, dataset_id, params, rows, "fracture", dvc_hashes)
-
-
-def write_export(data_dir: Path, out_dir: Path, registry: Path, dataset_id: str, params: Mapping[str, Any],
-                 rows: Mapping[str, list[dict]], positive_key: str,
-                 dvc_hashes: Mapping[str, str | None] | None = None) -> dict[str, int]:
+def write_export(
+    data_dir: Path,
+    out_dir: Path,
+    registry: Path,
+    dataset_id: str,
+    params: Mapping[str, Any],
+    rows: Mapping[str, list[dict]],
+    positive_key: str,
+    dvc_hashes: Mapping[str, str | None] | None = None,
+) -> dict[str, int]:
     """Write `<out_dir>/<split>.jsonl` for each split (every image_path must exist under
     `data_dir`) and the registry entry (with `dvc_hashes`: the DVC hashes of the dataset
     folders it was exported from, see `locked_hashes`); return the row counts."""
@@ -239,5 +157,25 @@ def write_export(data_dir: Path, out_dir: Path, registry: Path, dataset_id: str,
                 raise InputRejected(f"{split}: image_path {r['image_path']!r} of {r['id']} not found under {data_dir}")
         write_text_atomic(out_dir / f"{split}.jsonl", jsonl_text(split_rows))
     digest = content_hash(data_dir, out_dir, list(rows))
-    write_text_atomic(registry, registry_text([registry_entry(dataset_id, rows, digest, params, positive_key, dvc_hashes)]))
+    write_text_atomic(
+        registry, registry_text([registry_entry(dataset_id, rows, digest, params, positive_key, dvc_hashes)])
+    )
     return {split: len(r) for split, r in rows.items()}
+
+
+def blank_messages(messages: list[dict], blank_text: Callable[[str], str]) -> list[dict]:
+    """`messages` with the user's text turn passed through `blank_text` (the variant's
+    prompt blanking; the image is kept)."""
+    out = []
+    for m in messages:
+        if m["role"] == "user" and not isinstance(m["content"], str):
+            m = {
+                **m,
+                "content": [
+                    {**c, "text": blank_text(c["text"])} if c.get("type") == "text" else c for c in m["content"]
+                ],
+            }
+        elif m["role"] == "user":
+            m = {**m, "content": blank_text(m["content"])}
+        out.append(m)
+    return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 
@@ -54,16 +56,22 @@ def format_for_suffix(suffix: str) -> str:
 
 
 def encode_image(image: np.ndarray, fmt: str = "jpg", jpeg_quality: int = 95) -> bytes:
-    """Encode a uint8 grayscale image deterministically: baseline (non-progressive,
-    non-optimised) JPEG with fixed quality, or PNG at compression 6."""
-    if image.dtype != np.uint8 or image.ndim != 2:
-        raise ValueError(f"encode_image expects a 2-D uint8 image, got {image.dtype} {image.shape}")
+    """Encode a uint8 grey (H, W) or RGB (H, W, 3) image deterministically: baseline
+    (non-progressive, non-optimised) JPEG with fixed quality, or PNG at compression 6."""
+    is_rgb = image.ndim == 3 and image.shape[2] == 3
+    if image.dtype != np.uint8 or not (image.ndim == 2 or is_rgb):
+        raise ValueError(f"encode_image expects a uint8 (H, W) or (H, W, 3) image, got {image.dtype} {image.shape}")
+    if is_rgb:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
     fmt = format_for_suffix(fmt)
     if fmt == "jpg":
         params = [
-            cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality),
-            cv2.IMWRITE_JPEG_OPTIMIZE, 0,
-            cv2.IMWRITE_JPEG_PROGRESSIVE, 0,
+            cv2.IMWRITE_JPEG_QUALITY,
+            int(jpeg_quality),
+            cv2.IMWRITE_JPEG_OPTIMIZE,
+            0,
+            cv2.IMWRITE_JPEG_PROGRESSIVE,
+            0,
         ]
         ok, buf = cv2.imencode(".jpg", image, params)
     else:
@@ -71,3 +79,12 @@ def encode_image(image: np.ndarray, fmt: str = "jpg", jpeg_quality: int = 95) ->
     if not ok:
         raise ValueError(f"OpenCV could not encode a {image.shape} image as {fmt}")
     return buf.tobytes()
+
+
+def read_image(path: str | Path) -> np.ndarray | None:
+    """An image file as uint8 grey (H, W) or RGB (H, W, 3) (as `encode_image` wrote it), or
+    None if it cannot be read."""
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        return None
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if image.ndim == 3 else image

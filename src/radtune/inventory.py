@@ -6,10 +6,30 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from radtune.io import write_json
+
 
 def inventory(raw_dir: Path) -> dict:
     files = sorted(p for p in raw_dir.rglob("*") if p.is_file())
-    entries = [{"path": p.relative_to(raw_dir).as_posix(), "size": p.stat().st_size,
-                "sha256": hashlib.sha256(p.read_bytes()).hexdigest()} for p in files]
-    return {"source": "local raw folder (nothing to download)", "files": len(entries),
-            "bytes": sum(e["size"] for e in entries), "entries": entries}
+    entries = [
+        {
+            "path": p.relative_to(raw_dir).as_posix(),
+            "size": p.stat().st_size,
+            "sha256": hashlib.sha256(p.read_bytes()).hexdigest(),
+        }
+        for p in files
+    ]
+    return {
+        "source": "local raw folder (nothing to download)",
+        "files": len(entries),
+        "bytes": sum(e["size"] for e in entries),
+        "entries": entries,
+    }
+
+
+def write_inventory(raw_dir: Path, out_dir: Path) -> dict:
+    """`<out_dir>/inventory.json` of `raw_dir`, and the fetch stage's summary line."""
+    inv = inventory(Path(raw_dir))
+    write_json(Path(out_dir) / "inventory.json", inv)
+    print(f"fetch: {inv['files']} local inputs ({inv['bytes'] / 1e6:.0f} MB), nothing to download")
+    return inv

@@ -7,7 +7,7 @@ duplicates (perceptual hash, confirmed by pixel correlation) in two splits."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from itertools import combinations
 from pathlib import Path
 
@@ -17,9 +17,20 @@ from tqdm import tqdm
 
 from radtune.errors import ConfigError
 from radtune.fingerprint import correlation, hamming_matrix, phash, pixel_sha256, thumbnail
-from radtune.records import Record, ok
+from radtune.records import SPLITS, Record, ok
 
-SPLITS = ("train", "val", "test")
+
+def patients_by_split(items: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
+    """split -> the patients with an image in it, from (split, patient_id) pairs."""
+    out: dict[str, set[str]] = {s: set() for s in SPLITS}
+    for split, patient in items:
+        out[split].add(patient)
+    return out
+
+
+def overlap_counts(patients: Mapping[str, set[str]]) -> dict[str, int]:
+    """ "<a>/<b>" -> the number of patients in both splits, for every pair of splits."""
+    return {f"{a}/{b}": len(patients[a] & patients[b]) for a, b in combinations(SPLITS, 2)}
 
 
 def patient_overlap(records: list[Record]) -> list[dict]:
@@ -30,7 +41,8 @@ def patient_overlap(records: list[Record]) -> list[dict]:
         images_of[r["patient_id"]].append(r["image_id"])
     return [
         {"patient_id": p, "splits": sorted(s, key=SPLITS.index), "image_ids": sorted(images_of[p])}
-        for p, s in sorted(splits_of.items()) if len(s) > 1
+        for p, s in sorted(splits_of.items())
+        if len(s) > 1
     ]
 
 
@@ -39,9 +51,13 @@ def exact_duplicates(records: list[Record]) -> list[dict]:
     for r in records:
         groups[r["pixel_sha256"]].append(r)
     return [
-        {"pixel_sha256": h, "splits": sorted({r["split"] for r in g}, key=SPLITS.index),
-         "image_ids": sorted(r["image_id"] for r in g)}
-        for h, g in sorted(groups.items()) if len({r["split"] for r in g}) > 1
+        {
+            "pixel_sha256": h,
+            "splits": sorted({r["split"] for r in g}, key=SPLITS.index),
+            "image_ids": sorted(r["image_id"] for r in g),
+        }
+        for h, g in sorted(groups.items())
+        if len({r["split"] for r in g}) > 1
     ]
 
 
@@ -58,8 +74,9 @@ def fingerprint(annotations: list[Record], data_dir: Path) -> tuple[list[Record]
     return records, thumbs
 
 
-def near_duplicates(records: list[Record], max_distance: int, min_correlation: float,
-                    thumbs: Mapping[str, np.ndarray]) -> list[dict]:
+def near_duplicates(
+    records: list[Record], max_distance: int, min_correlation: float, thumbs: Mapping[str, np.ndarray]
+) -> list[dict]:
     """Pairs in different splits whose perceptual hashes differ in <= max_distance bits
     and whose thumbnails correlate >= min_correlation; the second test keeps
     different radiographs of similar anatomy from counting. Exact pixel duplicates are
@@ -74,14 +91,21 @@ def near_duplicates(records: list[Record], max_distance: int, min_correlation: f
                 continue
             corr = correlation(thumbs[ra[i]["image_id"]], thumbs[rb[j]["image_id"]])
             if corr >= min_correlation:
-                pairs.append({"splits": [a, b], "image_ids": [ra[i]["image_id"], rb[j]["image_id"]],
-                              "patient_ids": [ra[i]["patient_id"], rb[j]["patient_id"]], "distance": int(dist[i, j]),
-                              "correlation": round(corr, 4)})
+                pairs.append(
+                    {
+                        "splits": [a, b],
+                        "image_ids": [ra[i]["image_id"], rb[j]["image_id"]],
+                        "patient_ids": [ra[i]["patient_id"], rb[j]["patient_id"]],
+                        "distance": int(dist[i, j]),
+                        "correlation": round(corr, 4),
+                    }
+                )
     return pairs
 
 
-def leakage_report(records: list[Record], max_distance: int, min_correlation: float,
-                   thumbs: Mapping[str, np.ndarray]) -> dict:
+def leakage_report(
+    records: list[Record], max_distance: int, min_correlation: float, thumbs: Mapping[str, np.ndarray]
+) -> dict:
     kept = ok(records)
     report = {
         "images": len(kept),
@@ -97,13 +121,25 @@ def leakage_report(records: list[Record], max_distance: int, min_correlation: fl
     return report
 
 
+def image_leak_messages(report: dict) -> list[str]:
+    """One line per identical or near-duplicate image pair across splits."""
+    lines = [
+        f"identical pixels in {' and '.join(d['splits'])}: images {', '.join(d['image_ids'])}"
+        for d in report["exact_duplicates"]
+    ]
+    lines += [
+        f"near-duplicate images (phash distance {d['distance']}, correlation {d['correlation']}) in "
+        f"{d['splits'][0]} and {d['splits'][1]}: {d['image_ids'][0]} (patient {d['patient_ids'][0]}), "
+        f"{d['image_ids'][1]} (patient {d['patient_ids'][1]})"
+        for d in report["near_duplicates"]
+    ]
+    return lines
+
+
 def leak_messages(report: dict) -> list[str]:
     """One line per leak, naming the patient pseudonym or the images."""
-    lines = [f"patient {p['patient_id']} appears in {' and '.join(p['splits'])} ({len(p['image_ids'])} images)"
-             for p in report["patient_overlap"]]
-    lines += [f"identical pixels in {' and '.join(d['splits'])}: images {', '.join(d['image_ids'])}"
-              for d in report["exact_duplicates"]]
-    lines += [f"near-duplicate images (phash distance {d['distance']}, correlation {d['correlation']}) in {d['splits'][0]} and {d['splits'][1]}: "
-              f"{d['image_ids'][0]} (patient {d['patient_ids'][0]}), {d['image_ids'][1]} (patient {d['patient_ids'][1]})"
-              for d in report["near_duplicates"]]
-    return lines
+    lines = [
+        f"patient {p['patient_id']} appears in {' and '.join(p['splits'])} ({len(p['image_ids'])} images)"
+        for p in report["patient_overlap"]
+    ]
+    return lines + image_leak_messages(report)

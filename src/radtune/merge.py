@@ -22,8 +22,9 @@ import torch
 from radtune.errors import ConfigError
 from radtune.io import read_jsonl, write_text_atomic
 from radtune.model.load import load_base
+from radtune.runtime import batch_to_model, setup_determinism
 from radtune.train.collator import prompt_batch
-from radtune.train.loop import examples_from_rows, setup_determinism
+from radtune.train.data import examples_from_rows
 
 
 class MergeMismatch(RuntimeError):
@@ -33,10 +34,7 @@ class MergeMismatch(RuntimeError):
 @torch.no_grad()
 def batch_logits(model, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
     model.eval()
-    inputs = {k: v.to(model.device) for k, v in batch.items()}
-    if model.dtype in (torch.bfloat16, torch.float16):
-        inputs["pixel_values"] = inputs["pixel_values"].to(model.dtype)
-    return model(**inputs).logits.float().cpu()
+    return model(**batch_to_model(batch, model)).logits.float().cpu()
 
 
 def check_close(a: torch.Tensor, b: torch.Tensor, atol: float, what: str) -> float:
@@ -46,7 +44,7 @@ def check_close(a: torch.Tensor, b: torch.Tensor, atol: float, what: str) -> flo
     return diff
 
 
-LOAD_TIME_KEYS = ("local_files_only",)   # from_pretrained kwargs transformers writes back (HF_HUB_OFFLINE)
+LOAD_TIME_KEYS = ("local_files_only",)  # from_pretrained kwargs transformers writes back (HF_HUB_OFFLINE)
 
 
 def drop_load_time_keys(folder: Path) -> None:
@@ -60,9 +58,16 @@ def drop_load_time_keys(folder: Path) -> None:
             write_text_atomic(path, json.dumps(config, indent=2, ensure_ascii=False) + "\n")
 
 
-def merge_adapter(model_cfg: Mapping[str, Any], base: str | Path, adapter_dir: Path, out_dir: Path,
-                  check_examples: Sequence[Mapping[str, Any]], atol: float, num_threads: int = 2,
-                  seed: int = 0) -> dict[str, Any]:
+def merge_adapter(
+    model_cfg: Mapping[str, Any],
+    base: str | Path,
+    adapter_dir: Path,
+    out_dir: Path,
+    check_examples: Sequence[Mapping[str, Any]],
+    atol: float,
+    num_threads: int = 2,
+    seed: int = 0,
+) -> dict[str, Any]:
     from peft import PeftModel
     from transformers import AutoModelForImageTextToText
 
@@ -88,9 +93,11 @@ def merge_adapter(model_cfg: Mapping[str, Any], base: str | Path, adapter_dir: P
         reloaded = AutoModelForImageTextToText.from_pretrained(str(out_dir), dtype=merged.dtype)
         diffs["reloaded"] = check_close(before, batch_logits(reloaded, batch), atol, "saved merged model's")
     summary = {"max_abs_diff": diffs, "check_samples": len(check_examples), "atol": atol}
-    print(f"merge: {adapter_dir} + {base} -> {out_dir}; logits check on {len(check_examples)} prompts, "
-          f"max |diff| {max(diffs.values(), default=0.0):.3g} <= {atol}, {time.perf_counter() - started:.1f} s",
-          flush=True)
+    print(
+        f"merge: {adapter_dir} + {base} -> {out_dir}; logits check on {len(check_examples)} prompts, "
+        f"max |diff| {max(diffs.values(), default=0.0):.3g} <= {atol}, {time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
     return summary
 
 

@@ -72,14 +72,16 @@ def majority(values: Sequence[bool]) -> bool:
 
 def confusion_rows(gt: Sequence[bool], pred: Sequence[bool | None], positive: str, negative: str) -> list[dict]:
     """{"actual", "predicted"} label rows for a DVC confusion plot; None is "invalid"."""
+
     def label(v: bool | None) -> str:
         return "invalid" if v is None else (positive if v else negative)
 
     return [{"actual": label(g), "predicted": label(p)} for g, p in zip(gt, pred)]
 
 
-def prediction_rows(rows: Sequence[Mapping[str, Any]], outputs: Sequence[str],
-                    parsed: Sequence[dict | None]) -> list[dict]:
+def prediction_rows(
+    rows: Sequence[Mapping[str, Any]], outputs: Sequence[str], parsed: Sequence[dict | None]
+) -> list[dict]:
     """Per-sample records for inspection: id, target, raw output, parsed answer."""
     return [{"id": r["id"], "target": r["target"], "output": o, "parsed": p} for r, o, p in zip(rows, outputs, parsed)]
 
@@ -94,8 +96,9 @@ class RadiologyMetrics:
             raise ValueError("bone_age_mae: every prediction must be a number (substitute missing answers first)")
         return sum(abs(float(p) - g) for p, g in pairs) / len(pairs) if pairs else math.nan
 
-    def bone_age_within_months(self, pred: Sequence[float | None], gt: Sequence[float | None],
-                               margin_months: float = 2.0) -> float:
+    def bone_age_within_months(
+        self, pred: Sequence[float | None], gt: Sequence[float | None], margin_months: float = 2.0
+    ) -> float:
         """Fraction of labelled pairs with |pred - gt| <= margin; a None prediction is outside."""
         pairs = _pairs(pred, gt)
         hits = sum(1 for p, g in pairs if _is_number(p) and abs(float(p) - g) <= margin_months)
@@ -109,8 +112,9 @@ class RadiologyMetrics:
         """Binary metrics with "hemorrhage present" (any, or of one type) = positive class."""
         return binary_scores(pred, gt)
 
-    def rop_auc(self, labels_dict: Mapping[str, Sequence[int]],
-                predictions_dict: Mapping[str, Sequence[float]]) -> dict[str, float]:
+    def rop_auc(
+        self, labels_dict: Mapping[str, Sequence[int]], predictions_dict: Mapping[str, Sequence[float]]
+    ) -> dict[str, float]:
         """Per-class one-vs-rest ROC AUC: labels_dict[c] are 0/1 labels, predictions_dict[c]
         scores. A class whose labels are all 0 or all 1 has no AUC (NaN)."""
         out: dict[str, float] = {}

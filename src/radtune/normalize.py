@@ -16,11 +16,9 @@ from tqdm import tqdm
 
 from radtune.errors import InputRejected
 from radtune.io import write_bytes_atomic
-from radtune.labels import age_months_from_header
 from radtune.pseudonym import pseudonym
-from radtune.records import Record, reject
+from radtune.records import SPLITS, Record, reject
 
-SPLITS = ("train", "val", "test")
 STAGE = "normalize"
 
 
@@ -36,11 +34,29 @@ class NormalizeSettings:
 def list_inputs(raw_dir: Path, exclude: set[str]) -> list[Path]:
     """Every regular file under raw_dir (sorted; hidden files and `exclude` names skipped)."""
     files = [
-        p for p in raw_dir.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(raw_dir).parts)
+        p
+        for p in raw_dir.rglob("*")
+        if p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(raw_dir).parts)
         and p.relative_to(raw_dir).as_posix() not in exclude
     ]
     return sorted(files, key=lambda p: p.relative_to(raw_dir).as_posix())
+
+
+_AGE_UNIT_MONTHS = {"D": 1 / 30.4375, "W": 7 / 30.4375, "M": 1.0, "Y": 12.0}
+
+
+def age_months_from_header(patient_age: str | None, birth_date: str | None, study_date: str | None) -> int | None:
+    """Age in whole months from (0010,1010) Patient's Age ("048M", "004Y", "012W", "030D"),
+    else from (0010,0030) Patient's Birth Date and (0008,0020) Study Date; None if unknown."""
+    age = (patient_age or "").strip().upper()
+    if len(age) == 4 and age[:3].isdigit() and age[3] in _AGE_UNIT_MONTHS:
+        return int(int(age[:3]) * _AGE_UNIT_MONTHS[age[3]])
+    b, s = (birth_date or "").strip(), (study_date or "").strip()
+    if len(b) == 8 and len(s) == 8 and b.isdigit() and s.isdigit():
+        months = (int(s[:4]) - int(b[:4])) * 12 + int(s[4:6]) - int(b[4:6]) - (int(s[6:]) < int(b[6:]))
+        return months if months >= 0 else None
+    return None
 
 
 def source_split(relative: Path) -> str | None:
@@ -99,4 +115,3 @@ def normalize_all(files: list[Path], raw_dir: Path, image_dir: Path, s: Normaliz
         return [work(f) for f in tqdm(files, desc=STAGE, unit="img")]
     with get_context("spawn").Pool(jobs) as pool:
         return list(tqdm(pool.imap(work, files, chunksize=4), total=len(files), desc=STAGE, unit="img"))
-

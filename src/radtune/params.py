@@ -11,7 +11,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from radtune import variants
 from radtune.errors import ConfigError
+from radtune.variants.base import Rules
 
 PARAMS_FILE = Path("params.yaml")
 CONF_DIR = Path("conf")
@@ -51,68 +53,51 @@ def get(cfg: DictConfig, key: str) -> Any:
 
 _MISSING = object()
 
-KINDS = ("pedirad", "ct_coco")
 LAYOUT_SLOTS = ("fetched", "normalized", "annotated", "split", "split_report", "check_report")
 
-# key -> (accepted types, check, what it must be); common to every dataset kind
-_COMMON: dict[str, tuple[tuple[type, ...], Any, str]] = {
+# key -> (accepted types, check, what it must be); common to every dataset variant (a
+# variant adds its own: `radtune.variants.<name>` param_rules)
+_COMMON: Rules = {
     "seed": ((int,), lambda v: v >= 0, "an integer >= 0"),
     "jobs": ((int,), lambda v: v >= 1, "an integer >= 1"),
     "dataset.name": ((str,), bool, "a non-empty name"),
-    "dataset.kind": ((str,), lambda v: v in KINDS, " | ".join(KINDS)),
     "dataset.raw_dir": ((str,), bool, "a path"),
     "dataset.data_dir": ((str,), bool, "a path"),
     "dataset.model_dir": ((str,), bool, "a path"),
     **{f"dataset.layout.{k}": ((str,), bool, "a path relative to dataset.data_dir") for k in LAYOUT_SLOTS},
     "dataset.augment.multiplier": ((int,), lambda v: v >= 1, "an integer >= 1"),
 }
-_BY_KIND: dict[str, dict[str, tuple[tuple[type, ...], Any, str]]] = {
-    "pedirad": {
-        "dataset.normalize.size": ((int,), lambda v: v >= 0, "an integer >= 0 (0 keeps native size)"),
-        "dataset.normalize.window": ((str,), bool, "file | auto | minmax | bone | brain | subdural | C,W"),
-        "dataset.normalize.jpeg_quality": ((int,), lambda v: 1 <= v <= 100, "an integer in 1..100"),
-        "dataset.stratify.mode": ((str,), lambda v: v in ("keep", "stratified"), "keep or stratified"),
-        "dataset.stratify.quality_threshold": ((int, float), lambda v: 0 <= v <= 1, "a number in [0, 1]"),
-        "dataset.leakage.phash_max_distance": ((int,), lambda v: 0 <= v <= 64, "an integer in 0..64"),
-        "dataset.leakage.near_duplicate_min_correlation": ((int, float), lambda v: -1 <= v <= 1, "a number in [-1, 1]"),
-    },
-    "ct_coco": {
-        "dataset.normalize.mode": ((str,), lambda v: v in ("gray", "rgb3"), "gray or rgb3"),
-        "dataset.normalize.window": ((str,), bool, "file | auto | minmax | bone | brain | subdural | C,W"),
-        "dataset.normalize.size": ((int,), lambda v: v >= 0, "an integer >= 0 (0 keeps native size)"),
-        "dataset.fetch.bucket": ((str,), bool, "an S3 bucket name"),
-        "dataset.stratify.balance_target": ((int, float), lambda v: 0 <= v < 1, "a number in [0, 1)"),
-        "dataset.leakage.balance_tolerance": ((int, float), lambda v: 0 <= v <= 1, "a number in [0, 1]"),
-    },
-}
 
 
 _NUM, _FRACTION = (int, float), (lambda v: 0 <= v <= 1, "a number in [0, 1]")
 # the fine-tuning groups: checked when present (the data-only tests compose without them)
-_GROUPS: dict[str, dict[str, tuple[tuple[type, ...], Any, str]]] = {"model": {
-    "model.build": ((str,), lambda v: v in ("tiny", "hub"), "tiny or hub"),
-    "model.dtype": ((str,), lambda v: v in ("float32", "bfloat16", "float16"), "float32 | bfloat16 | float16"),
-    "model.max_new_tokens": ((int,), lambda v: v >= 1, "an integer >= 1"),
-}, "train": {
-    "train.quantization": ((str,), lambda v: v in ("none", "4bit"), "none or 4bit"),
-    "train.lora.r": ((int,), lambda v: v >= 1, "an integer >= 1"),
-    "train.lora.alpha": (_NUM, lambda v: v > 0, "a number > 0"),
-    "train.lora.dropout": (_NUM, *_FRACTION),
-    "train.epochs": (_NUM, lambda v: v > 0, "a number > 0"),
-    "train.max_steps": ((int,), lambda v: v == -1 or v >= 1, "-1 (use epochs) or an integer >= 1"),
-    "train.batch_size": ((int,), lambda v: v >= 1, "an integer >= 1"),
-    "train.grad_accum": ((int,), lambda v: v >= 1, "an integer >= 1"),
-    "train.learning_rate": (_NUM, lambda v: v > 0, "a number > 0"),
-    "train.warmup_ratio": (_NUM, lambda v: 0 <= v < 1, "a number in [0, 1)"),
-    "train.num_threads": ((int,), lambda v: v >= 1, "an integer >= 1"),
-    "train.logging_steps": ((int,), lambda v: v >= 1, "an integer >= 1"),
-    "train.eval_steps": ((int,), lambda v: v >= 1, "an integer >= 1"),
-    "train.save_steps": ((int,), lambda v: v >= 1, "an integer >= 1"),
-    "train.hflip": (_NUM, *_FRACTION),
-}}
+_GROUPS: dict[str, Rules] = {
+    "model": {
+        "model.build": ((str,), lambda v: v in ("tiny", "hub"), "tiny or hub"),
+        "model.dtype": ((str,), lambda v: v in ("float32", "bfloat16", "float16"), "float32 | bfloat16 | float16"),
+        "model.max_new_tokens": ((int,), lambda v: v >= 1, "an integer >= 1"),
+    },
+    "train": {
+        "train.quantization": ((str,), lambda v: v in ("none", "4bit"), "none or 4bit"),
+        "train.lora.r": ((int,), lambda v: v >= 1, "an integer >= 1"),
+        "train.lora.alpha": (_NUM, lambda v: v > 0, "a number > 0"),
+        "train.lora.dropout": (_NUM, *_FRACTION),
+        "train.epochs": (_NUM, lambda v: v > 0, "a number > 0"),
+        "train.max_steps": ((int,), lambda v: v == -1 or v >= 1, "-1 (use epochs) or an integer >= 1"),
+        "train.batch_size": ((int,), lambda v: v >= 1, "an integer >= 1"),
+        "train.grad_accum": ((int,), lambda v: v >= 1, "an integer >= 1"),
+        "train.learning_rate": (_NUM, lambda v: v > 0, "a number > 0"),
+        "train.warmup_ratio": (_NUM, lambda v: 0 <= v < 1, "a number in [0, 1)"),
+        "train.num_threads": ((int,), lambda v: v >= 1, "an integer >= 1"),
+        "train.logging_steps": ((int,), lambda v: v >= 1, "an integer >= 1"),
+        "train.eval_steps": ((int,), lambda v: v >= 1, "an integer >= 1"),
+        "train.save_steps": ((int,), lambda v: v >= 1, "an integer >= 1"),
+        "train.hflip": (_NUM, *_FRACTION),
+    },
+}
 
 
-def _check(cfg: DictConfig, rules: dict[str, tuple[tuple[type, ...], Any, str]]) -> None:
+def _check(cfg: DictConfig, rules: Rules) -> None:
     for key, (types, check, what) in rules.items():
         value = get(cfg, key)
         if isinstance(value, bool) or not isinstance(value, types) or not check(value):
@@ -121,8 +106,11 @@ def _check(cfg: DictConfig, rules: dict[str, tuple[tuple[type, ...], Any, str]])
 
 def validate(cfg: DictConfig) -> None:
     """Every key the stages read, checked before any work; the error names the key."""
+    variant = get(cfg, "dataset.variant")
+    if not isinstance(variant, str):
+        raise ConfigError(f"params: 'dataset.variant' must be a variant name, got {variant!r}")
     _check(cfg, _COMMON)
-    _check(cfg, _BY_KIND[cfg.dataset.kind])
+    _check(cfg, variants.get(variant).param_rules())
     for group, rules in _GROUPS.items():
         if group in cfg:
             _check(cfg, rules)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from radtune.pixels import drop_border_bins
+from radtune.pixels import drop_border_bins, weighted_percentiles
 
 WEIGHTS = {"exposure": 0.35, "noise": 0.25, "contrast": 0.2, "sharpness": 0.2}
 SPREAD_BAD, SPREAD_GOOD = 0.04, 0.25
@@ -44,12 +44,6 @@ def _ramp(x: float, zero_at: float, one_at: float) -> float:
     return float(np.clip((x - zero_at) / (one_at - zero_at), 0.0, 1.0))
 
 
-def _percentile(values: np.ndarray, counts: np.ndarray, p: float) -> float:
-    """Nearest-rank percentile of a sorted value/count histogram."""
-    c = np.cumsum(counts)
-    return float(values[min(int(np.searchsorted(c, p / 100.0 * c[-1])), len(values) - 1)])
-
-
 def exposure_measures(values: np.ndarray, counts: np.ndarray, detector_range: tuple[float, float]) -> dict[str, float]:
     """spread (p1..p99 / detector range, constant border bins excluded as in the auto
     window) and clipped (fraction of all pixels at the detector floor or ceiling)."""
@@ -59,7 +53,8 @@ def exposure_measures(values: np.ndarray, counts: np.ndarray, detector_range: tu
     span = max(hi - lo, 1e-12)
     clipped = float(c[(v <= lo) | (v >= hi)].sum() / c.sum())
     v, c, _ = drop_border_bins(v, c)
-    spread = (_percentile(v, c, 99.0) - _percentile(v, c, 1.0)) / span
+    p1, p99 = weighted_percentiles(v, c, (1.0, 99.0))
+    spread = (p99 - p1) / span
     return {"spread": float(np.clip(spread, 0.0, 1.0)), "clipped": clipped}
 
 

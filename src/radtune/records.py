@@ -26,13 +26,32 @@ from pathlib import Path
 from radtune.io import read_json, write_json
 
 Record = dict
+#: the pipeline's split names, in order (a variant may name their folders differently)
+SPLITS = ("train", "val", "test")
 
 # The fields of a record published in {split}_annotations.json, in a stable order.
 ANNOTATION_FIELDS = (
-    "image_id", "image_path", "patient_id", "age_months", "sex", "fracture", "fracture_type",
-    "location", "bone_age_months", "clinical_context", "quality_score", "split",
-    "source_split", "augmented_from", "label_flags", "modality", "body_part", "view",
-    "padding", "scale", "source_shape",
+    "image_id",
+    "image_path",
+    "patient_id",
+    "age_months",
+    "sex",
+    "fracture",
+    "fracture_type",
+    "location",
+    "bone_age_months",
+    "clinical_context",
+    "quality_score",
+    "split",
+    "source_split",
+    "augmented_from",
+    "label_flags",
+    "modality",
+    "body_part",
+    "view",
+    "padding",
+    "scale",
+    "source_shape",
 )
 
 
@@ -62,3 +81,10 @@ def summary(records: list[Record]) -> dict:
     """Counts for a stage's log line: inputs, ok, rejected (by stage)."""
     rejected = Counter(r["stage"] for r in records if not is_ok(r))
     return {"inputs": len(records), "ok": len(ok(records)), "rejected": dict(sorted(rejected.items()))}
+
+
+def check_counts(what: str, total: int, **parts: int) -> None:
+    """Raise when the parts do not add up to the total: an input was lost (a bug)."""
+    if total != sum(parts.values()):
+        detail = " + ".join(f"{k.replace('_', ' ')} {v}" for k, v in parts.items())
+        raise RuntimeError(f"{what}: counts do not add up: {total} in, {detail} (an input was lost)")

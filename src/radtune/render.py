@@ -74,7 +74,10 @@ def render_file(
     else:
         analysis, apad, _ = imaging.letterbox(shown.image, ANALYSIS_SIZE)
     q = quality.assess(
-        shown.hist[0], shown.hist[1], shown.detector_range, analysis,
+        shown.hist[0],
+        shown.hist[1],
+        shown.detector_range,
+        analysis,
         imaging.content_mask(analysis.shape, apad),
     )
     return Rendered(
@@ -102,10 +105,25 @@ def convert_file(src: Path, dst: Path, *, window: str = "file", size: int = 512)
 
 # Tags shown by ``inspect``: none of them identifies a patient, a study or an institution.
 _INSPECT_TAGS = (
-    "Modality", "BodyPartExamined", "ViewPosition", "PhotometricInterpretation",
-    "SamplesPerPixel", "Rows", "Columns", "NumberOfFrames", "BitsAllocated", "BitsStored",
-    "HighBit", "PixelRepresentation", "RescaleSlope", "RescaleIntercept", "RescaleType",
-    "WindowCenter", "WindowWidth", "VOILUTFunction", "PresentationLUTShape",
+    "Modality",
+    "BodyPartExamined",
+    "ViewPosition",
+    "PhotometricInterpretation",
+    "SamplesPerPixel",
+    "Rows",
+    "Columns",
+    "NumberOfFrames",
+    "BitsAllocated",
+    "BitsStored",
+    "HighBit",
+    "PixelRepresentation",
+    "RescaleSlope",
+    "RescaleIntercept",
+    "RescaleType",
+    "WindowCenter",
+    "WindowWidth",
+    "VOILUTFunction",
+    "PresentationLUTShape",
 )
 
 
@@ -128,7 +146,11 @@ def _lut_summary(seq: Any) -> dict | None:
     for item in seq:
         desc = item.get("LUTDescriptor")
         data = item.get("LUTData")
-        n = len(data) // 2 if isinstance(data, (bytes, bytearray)) else (len(data) if data is not None and not isinstance(data, int) else 0)
+        n = (
+            len(data) // 2
+            if isinstance(data, (bytes, bytearray))
+            else (len(data) if data is not None and not isinstance(data, int) else 0)
+        )
         items.append({"descriptor": _plain(list(desc)) if desc is not None else None, "entries": n})
     return {"items": len(items), "luts": items}
 
@@ -138,8 +160,11 @@ def inspect_file(path: Path, *, window: str = "file") -> dict:
     no names, ids, dates, UIDs or institution."""
     path = Path(path)
     rendered = render_file(path, window=window, size=ANALYSIS_SIZE)
-    info: dict[str, Any] = {"decision": rendered.decision, "quality": rendered.quality,
-                            "source_shape": list(rendered.source_shape)}
+    info: dict[str, Any] = {
+        "decision": rendered.decision,
+        "quality": rendered.quality,
+        "source_shape": list(rendered.source_shape),
+    }
     if pixels.sniff(path) == "dicom":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

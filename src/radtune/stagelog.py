@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from radtune.errors import ConfigError, InputRejected
 from radtune.records import Record, is_ok, summary
@@ -18,12 +18,23 @@ def report_rejections(stage: str, records: list[Record]) -> None:
             print(f"{stage}: rejected: {r['reason']}", file=sys.stderr)
 
 
-def summary_line(stage: str, records: list[Record], seconds: float) -> str:
+def summary_line(stage: str, seconds: float, **counts: object) -> str:
+    """`<stage>: <name>: <count>, ..., <seconds> s` (underscores in names become spaces)."""
+    parts = "".join(f"{k.replace('_', ' ')}: {v}, " for k, v in counts.items())
+    return f"{stage}: {parts}{seconds:.1f} s"
+
+
+def print_summary(stage: str, started: float, **counts: object) -> None:
+    """Print a stage's one summary line; `started` is its `time.perf_counter()` at the start."""
+    print(summary_line(stage, time.perf_counter() - started, **counts), flush=True)
+
+
+def records_summary(records: list[Record]) -> dict[str, object]:
+    """The counts of a stage's records: inputs, ok, rejected (and by which stage)."""
     s = summary(records)
-    by_stage = ", ".join(f"{k}: {v}" for k, v in s["rejected"].items())
     rejected = sum(s["rejected"].values())
-    return (f"{stage}: {s['inputs']} inputs, {s['ok']} ok, {rejected} rejected"
-            + (f" ({by_stage})" if by_stage else "") + f", {seconds:.1f} s")
+    by_stage = ", ".join(f"{k} {v}" for k, v in s["rejected"].items())
+    return {"inputs": s["inputs"], "ok": s["ok"], "rejected": f"{rejected} ({by_stage})" if by_stage else rejected}
 
 
 @contextmanager
@@ -34,7 +45,7 @@ def stage_log(stage: str) -> Iterator[list[Record]]:
     out: list[Record] = []
     yield out
     report_rejections(stage, out)
-    print(summary_line(stage, out, time.perf_counter() - started), flush=True)
+    print_summary(stage, started, **records_summary(out))
 
 
 def run(main: Callable[[], int | None]) -> None:

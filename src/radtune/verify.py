@@ -30,13 +30,15 @@ from typing import Any
 
 import yaml
 
+from radtune.errors import ConfigError
+
 MODEL_STAGES = ("train", "merge", "eval")
 
 
 def _git_show(ref: str, path: str) -> str:
     r = subprocess.run(["git", "show", f"{ref}:{path}"], capture_output=True, text=True)
     if r.returncode != 0:
-        raise SystemExit(f"verify: cannot read {path} at {ref}: {r.stderr.strip()}")
+        raise ConfigError(f"cannot read {path} at {ref}: {r.stderr.strip()}")
     return r.stdout
 
 
@@ -52,11 +54,15 @@ def stage_hashes(lock: Mapping[str, Any], skip: Iterable[str] = MODEL_STAGES) ->
     return out
 
 
-def hash_changes(old_lock: Mapping[str, Any], new_lock: Mapping[str, Any],
-                 skip: Iterable[str] = MODEL_STAGES) -> list[str]:
+def hash_changes(
+    old_lock: Mapping[str, Any], new_lock: Mapping[str, Any], skip: Iterable[str] = MODEL_STAGES
+) -> list[str]:
     old, new = stage_hashes(old_lock, skip), stage_hashes(new_lock, skip)
-    problems = [f"data-stage hash changed: {k}: {old[k]} -> {new[k]}" for k in sorted(old.keys() & new.keys())
-                if old[k] != new[k]]
+    problems = [
+        f"data-stage hash changed: {k}: {old[k]} -> {new[k]}"
+        for k in sorted(old.keys() & new.keys())
+        if old[k] != new[k]
+    ]
     problems += [f"data-stage entry missing after the rerun: {k}" for k in sorted(old.keys() - new.keys())]
     problems += [f"data-stage entry not in the committed dvc.lock: {k}" for k in sorted(new.keys() - old.keys())]
     return problems
@@ -100,12 +106,13 @@ def metric_violations(diff: Mapping[str, Any], tolerances: Mapping[str, float]) 
 def dvc_metrics_diff(ref: str) -> dict[str, Any]:
     r = subprocess.run([sys.executable, "-m", "dvc", "metrics", "diff", ref, "--json"], capture_output=True, text=True)
     if r.returncode != 0:
-        raise SystemExit(f"verify: dvc metrics diff {ref} failed: {r.stderr.strip()}")
+        raise ConfigError(f"dvc metrics diff {ref} failed: {r.stderr.strip()}")
     return json.loads(r.stdout or "{}")
 
 
-def verify(ref: str = "HEAD", tolerances_file: Path = Path(".ci/metric_tolerances.yaml"),
-           lock_file: Path = Path("dvc.lock")) -> list[str]:
+def verify(
+    ref: str = "HEAD", tolerances_file: Path = Path(".ci/metric_tolerances.yaml"), lock_file: Path = Path("dvc.lock")
+) -> list[str]:
     old_lock = yaml.safe_load(_git_show(ref, str(lock_file)))
     new_lock = yaml.safe_load(lock_file.read_text())
     tolerances = (yaml.safe_load(tolerances_file.read_text()) or {}).get("tolerances") or {}
@@ -116,6 +123,8 @@ def report(problems: list[str], ref: str) -> int:
     """Print the problems (stderr) and a summary line; the exit status."""
     for p in problems:
         print(f"verify: {p}", file=sys.stderr)
-    print(f"verify: {'FAILED, ' + str(len(problems)) + ' problem(s)' if problems else 'ok'}: "
-          f"data-stage hashes and metrics against {ref}")
+    print(
+        f"verify: {'FAILED, ' + str(len(problems)) + ' problem(s)' if problems else 'ok'}: "
+        f"data-stage hashes and metrics against {ref}"
+    )
     return 1 if problems else 0

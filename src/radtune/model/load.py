@@ -17,8 +17,9 @@ import torch
 
 from radtune.errors import ConfigError
 
-QLORA_NEEDS = ("train=qlora needs a CUDA GPU and bitsandbytes (pip install radtune[gpu]); "
-               "this machine has {what}. Use train=lora.")
+QLORA_NEEDS = (
+    "train=qlora needs a CUDA GPU and bitsandbytes (pip install radtune[gpu]); this machine has {what}. Use train=lora."
+)
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -77,14 +78,15 @@ def load_processor(path: str | Path):
     return AutoProcessor.from_pretrained(str(path))
 
 
-def load_base(model_cfg: Mapping[str, Any], train_cfg: Mapping[str, Any] | None, path: str | Path,
-              quantize: bool = True):
+def load_base(
+    model_cfg: Mapping[str, Any], train_cfg: Mapping[str, Any] | None, path: str | Path, quantize: bool = True
+):
     """(model, processor) for `path`. `quantize=False` always loads unquantised (merge)."""
     from transformers import AutoModelForImageTextToText
 
     train_cfg = train_cfg or {}
     if quantize:
-        check_quantization(train_cfg)   # before any weight is read
+        check_quantization(train_cfg)  # before any weight is read
     kwargs: dict[str, Any] = {"dtype": dtype_of(model_cfg)}
     if model_cfg.get("attn_implementation"):
         kwargs["attn_implementation"] = model_cfg["attn_implementation"]

@@ -46,13 +46,23 @@ def end_of_turn_token(tokenizer) -> str:
     return token
 
 
-def prompt_batch(processor, examples: Sequence[Mapping[str, Any]], padding_side: str = "left") -> dict[str, torch.Tensor]:
+def prompt_batch(
+    processor, examples: Sequence[Mapping[str, Any]], padding_side: str = "left"
+) -> dict[str, torch.Tensor]:
     """Processor inputs for the prompts alone (ready for `generate`)."""
-    texts = [processor.apply_chat_template(prompt_messages(e["messages"]), tokenize=False, add_generation_prompt=True)
-             for e in examples]
+    texts = [
+        processor.apply_chat_template(prompt_messages(e["messages"]), tokenize=False, add_generation_prompt=True)
+        for e in examples
+    ]
     images = [[e["image"]] for e in examples]
-    return processor(text=texts, images=images, return_tensors="pt", padding=True, padding_side=padding_side,
-                     add_special_tokens=False)
+    return processor(
+        text=texts,
+        images=images,
+        return_tensors="pt",
+        padding=True,
+        padding_side=padding_side,
+        add_special_tokens=False,
+    )
 
 
 class VLMCollator:
@@ -69,18 +79,25 @@ class VLMCollator:
         # small images (tiny model), not for 896x896 MedGemma inputs.
         self._cache: dict[str, tuple] | None = {} if cache else None
 
-    def encode(self, examples: Sequence[Mapping[str, Any]]) -> list[tuple[list[int], list[int], list[int], torch.Tensor]]:
+    def encode(
+        self, examples: Sequence[Mapping[str, Any]]
+    ) -> list[tuple[list[int], list[int], list[int], torch.Tensor]]:
         """Per example: (prompt ids, prompt token types, answer ids, pixel_values[1, C, H, W])."""
         todo = [e for e in examples if self._cache is None or e["id"] not in self._cache]
         fresh = {}
         if todo:
             prompts = prompt_batch(self.processor, todo, padding_side="right")
-            answers = self.tokenizer([answer_text(e["messages"]) + self.eot for e in todo],
-                                     add_special_tokens=False)["input_ids"]
+            answers = self.tokenizer([answer_text(e["messages"]) + self.eot for e in todo], add_special_tokens=False)[
+                "input_ids"
+            ]
             for i, (e, answer) in enumerate(zip(todo, answers)):
                 n = int(prompts["attention_mask"][i].sum())
-                fresh[id(e)] = (prompts["input_ids"][i, :n].tolist(), prompts["token_type_ids"][i, :n].tolist(),
-                                list(answer), prompts["pixel_values"][i:i + 1])
+                fresh[id(e)] = (
+                    prompts["input_ids"][i, :n].tolist(),
+                    prompts["token_type_ids"][i, :n].tolist(),
+                    list(answer),
+                    prompts["pixel_values"][i : i + 1],
+                )
                 if self._cache is not None:
                     self._cache[e["id"]] = fresh[id(e)]
         return [fresh[id(e)] if id(e) in fresh else self._cache[e["id"]] for e in examples]
@@ -93,15 +110,23 @@ class VLMCollator:
             pixels.append(pv)
         length = max(len(r[0]) for r in rows)
         if self.max_length is not None and length > self.max_length:
-            raise ValueError(f"a training sequence has {length} tokens > max_length {self.max_length}; "
-                             "raise train.max_length or shorten the prompt")
-        batch = {k: torch.full((len(rows), length), v, dtype=torch.long)
-                 for k, v in (("input_ids", self.pad_id), ("attention_mask", 0), ("token_type_ids", 0),
-                              ("labels", IGNORE_INDEX))}
+            raise ValueError(
+                f"a training sequence has {length} tokens > max_length {self.max_length}; "
+                "raise train.max_length or shorten the prompt"
+            )
+        batch = {
+            k: torch.full((len(rows), length), v, dtype=torch.long)
+            for k, v in (
+                ("input_ids", self.pad_id),
+                ("attention_mask", 0),
+                ("token_type_ids", 0),
+                ("labels", IGNORE_INDEX),
+            )
+        }
         for i, (ids, types, labels) in enumerate(rows):
-            batch["input_ids"][i, :len(ids)] = torch.tensor(ids)
-            batch["attention_mask"][i, :len(ids)] = 1
-            batch["token_type_ids"][i, :len(ids)] = torch.tensor(types)
-            batch["labels"][i, :len(ids)] = torch.tensor(labels)
+            batch["input_ids"][i, : len(ids)] = torch.tensor(ids)
+            batch["attention_mask"][i, : len(ids)] = 1
+            batch["token_type_ids"][i, : len(ids)] = torch.tensor(types)
+            batch["labels"][i, : len(ids)] = torch.tensor(labels)
         batch["pixel_values"] = torch.cat(pixels)
         return batch

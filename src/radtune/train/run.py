@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,9 @@ from omegaconf import DictConfig, OmegaConf
 from radtune.export import read_registry_entry
 from radtune.io import read_jsonl, write_text_atomic
 from radtune.model.load import base_path, check_quantization, load_base
-from radtune.train.loop import TrainResult, examples_from_rows, sha256_path, train
+from radtune.train.checkpoint import sha256_path
+from radtune.train.data import examples_from_rows
+from radtune.train.loop import TrainResult, train
 
 
 def plain(cfg: Any) -> Any:
@@ -34,19 +36,25 @@ def tokenizer_texts(rows: list[dict]) -> list[str]:
     return [r["prompt"] for r in rows] + [r["target"] for r in rows]
 
 
-def adapter_card(dataset: Mapping[str, Any], base: str, model_cfg: Mapping[str, Any],
-                 train_cfg: Mapping[str, Any], result: TrainResult) -> str:
+def adapter_card(
+    dataset: Mapping[str, Any],
+    base: str,
+    model_cfg: Mapping[str, Any],
+    train_cfg: Mapping[str, Any],
+    result: TrainResult,
+) -> str:
     lc = train_cfg["lora"]
+    lr, vision_lr = train_cfg["learning_rate"], train_cfg.get("vision_learning_rate") or train_cfg["learning_rate"]
     finals = "\n".join(f"| {k} | {v} |" for k, v in sorted(result.final.items()))
     dvc_rows = "".join(f"| dvc_hash {k} | {v} |\n" for k, v in sorted((dataset.get("dvc_hashes") or {}).items()))
     return f"""---
 library_name: peft
 base_model: {base}
 tags: [lora, radiology, pediatric, radtune]
-datasets: [{dataset['id']}]
+datasets: [{dataset["id"]}]
 ---
 
-# LoRA adapter: {dataset['id']} on {model_cfg.get('name', base)}
+# LoRA adapter: {dataset["id"]} on {model_cfg.get("name", base)}
 
 Made by the radtune `train` stage. Load it on the base model with
 `PeftModel.from_pretrained(AutoModelForImageTextToText.from_pretrained("{base}"), "<this folder>")`,
@@ -56,22 +64,22 @@ or use the merged model (`merge` stage).
 
 | key | value |
 |---|---|
-| dataset_provenance_id | {dataset['id']} |
-| content_hash | {dataset['content_hash']} |
-{dvc_rows}| counts | {json.dumps(dataset.get('counts', {}), sort_keys=True)} |
+| dataset_provenance_id | {dataset["id"]} |
+| content_hash | {dataset["content_hash"]} |
+{dvc_rows}| counts | {json.dumps(dataset.get("counts", {}), sort_keys=True)} |
 
 ## Training
 
 | key | value |
 |---|---|
-| method | {'QLoRA (4-bit NF4)' if train_cfg.get('quantization') == '4bit' else 'LoRA'} |
-| r / alpha / dropout | {lc['r']} / {lc['alpha']} / {lc['dropout']} |
-| target_modules | {json.dumps(plain(lc['target_modules']))} |
-| modules_to_save | {json.dumps(plain(lc.get('modules_to_save') or []))} |
-| learning_rate (LoRA / fully trained modules) | {train_cfg['learning_rate']} / {train_cfg.get('vision_learning_rate') or train_cfg['learning_rate']} |
-| prompt_dropout / label_smoothing | {train_cfg.get('prompt_dropout', 0.0)} / {train_cfg.get('label_smoothing', 0.0)} |
-| epochs / optimizer steps | {train_cfg['epochs']} / {result.steps} |
-| batch_size x grad_accum | {train_cfg['batch_size']} x {train_cfg['grad_accum']} |
+| method | {"QLoRA (4-bit NF4)" if train_cfg.get("quantization") == "4bit" else "LoRA"} |
+| r / alpha / dropout | {lc["r"]} / {lc["alpha"]} / {lc["dropout"]} |
+| target_modules | {json.dumps(plain(lc["target_modules"]))} |
+| modules_to_save | {json.dumps(plain(lc.get("modules_to_save") or []))} |
+| learning_rate (LoRA / fully trained modules) | {lr} / {vision_lr} |
+| prompt_dropout / label_smoothing | {train_cfg.get("prompt_dropout", 0.0)} / {train_cfg.get("label_smoothing", 0.0)} |
+| epochs / optimizer steps | {train_cfg["epochs"]} / {result.steps} |
+| batch_size x grad_accum | {train_cfg["batch_size"]} x {train_cfg["grad_accum"]} |
 
 ## Final logged values
 
@@ -81,11 +89,24 @@ or use the merged model (`merge` stage).
 """
 
 
-def run_training(model_cfg: Any, train_cfg: Any, seed: int, data_dir: Path, model_dir: Path, dataset_id: str,
-                 registry: Path, live_dir: Path | None, checkpoint_dir: Path | None = None,
-                 stop_after_step: int | None = None) -> TrainResult:
+def run_training(
+    model_cfg: Any,
+    train_cfg: Any,
+    seed: int,
+    data_dir: Path,
+    model_dir: Path,
+    dataset_id: str,
+    registry: Path,
+    live_dir: Path | None,
+    *,
+    blank_text: Callable[[str], str],
+    checkpoint_dir: Path | None = None,
+    stop_after_step: int | None = None,
+) -> TrainResult:
+    """Build (tiny) or name the base, fine-tune it on the exported rows, save the adapter and
+    its card; `blank_text` is the variant's prompt blanking (`Variant.blank_text`)."""
     model_cfg, train_cfg = plain(model_cfg), plain(train_cfg)
-    check_quantization(train_cfg)                     # QLoRA without CUDA: stop before loading anything
+    check_quantization(train_cfg)  # QLoRA without CUDA: stop before loading anything
     started = time.perf_counter()
     data_dir, model_dir = Path(data_dir), Path(model_dir)
     dataset = read_registry_entry(registry, dataset_id)
@@ -96,20 +117,37 @@ def run_training(model_cfg: Any, train_cfg: Any, seed: int, data_dir: Path, mode
         from radtune.model.tiny import build_tiny_base
 
         info = build_tiny_base(model_cfg, tokenizer_texts(train_rows), Path(base), seed)
-        print(f"train: built tiny base in {base} ({info['parameters']} parameters, vocab {info['vocab_size']})", flush=True)
-    else:   # a hub model: <model_dir>/base (a stage output) records which one was used
-        write_text_atomic(model_dir / "base" / "SOURCE.json",
-                          json.dumps({"build": model_cfg["build"], "id": base}, indent=2, sort_keys=True) + "\n")
+        print(
+            f"train: built tiny base in {base} ({info['parameters']} parameters, vocab {info['vocab_size']})",
+            flush=True,
+        )
+    else:  # a hub model: <model_dir>/base (a stage output) records which one was used
+        write_text_atomic(
+            model_dir / "base" / "SOURCE.json",
+            json.dumps({"build": model_cfg["build"], "id": base}, indent=2, sort_keys=True) + "\n",
+        )
     model, processor = load_base(model_cfg, train_cfg, base)
     weights = sha256_path(Path(base)) if Path(base).exists() else base
     run_fp = {"model": model_cfg, "train": train_cfg, "seed": seed, "data": dataset["content_hash"], "base": weights}
     val_rows = val_rows[: int(train_cfg.get("max_val_examples") or len(val_rows))]
     result = train(
-        model, processor, examples_from_rows(train_rows, data_dir), examples_from_rows(val_rows, data_dir),
-        train_cfg, seed, model_dir / "lora", Path(checkpoint_dir or model_dir / "checkpoints"), live_dir,
-        run_fingerprint=json.dumps(run_fp, sort_keys=True, default=str), stop_after_step=stop_after_step,
+        model,
+        processor,
+        examples_from_rows(train_rows, data_dir),
+        examples_from_rows(val_rows, data_dir),
+        train_cfg,
+        seed,
+        model_dir / "lora",
+        Path(checkpoint_dir or model_dir / "checkpoints"),
+        live_dir,
+        run_fingerprint=json.dumps(run_fp, sort_keys=True, default=str),
+        blank_text=blank_text,
+        stop_after_step=stop_after_step,
     )
     write_text_atomic(model_dir / "lora" / "README.md", adapter_card(dataset, base, model_cfg, train_cfg, result))
-    print(f"train: {len(train_rows)} examples, {result.steps} steps (resumed from {result.resumed_from}), "
-          f"final {json.dumps(result.final, sort_keys=True)}, {time.perf_counter() - started:.1f} s", flush=True)
+    print(
+        f"train: {len(train_rows)} examples, {result.steps} steps (resumed from {result.resumed_from}), "
+        f"final {json.dumps(result.final, sort_keys=True)}, {time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
     return result

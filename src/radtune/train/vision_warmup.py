@@ -35,8 +35,10 @@ def check_warmup(train_cfg: Mapping[str, Any]) -> None:
     if int((train_cfg.get("vision_warmup") or {}).get("epochs", 0) or 0) > 0:
         saved = set(train_cfg["lora"].get("modules_to_save") or [])
         if not set(VISION_MODULES) <= saved:
-            raise ConfigError("train.vision_warmup.epochs > 0 needs train.lora.modules_to_save to include "
-                              f"{list(VISION_MODULES)} (else the warmed-up weights are not saved)")
+            raise ConfigError(
+                "train.vision_warmup.epochs > 0 needs train.lora.modules_to_save to include "
+                f"{list(VISION_MODULES)} (else the warmed-up weights are not saved)"
+            )
 
 
 def answers(examples: Sequence[Mapping[str, Any]]) -> list[dict]:
@@ -51,8 +53,11 @@ def answer_fields(examples: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, 
     values: dict[str, list[Any]] = {}
     for answer in answers(examples):
         for k, v in answer.items():
-            if v is None or isinstance(v, (str, bool, int, float)) or (
-                    isinstance(v, list) and all(isinstance(x, str) for x in v)):
+            if (
+                v is None
+                or isinstance(v, (str, bool, int, float))
+                or (isinstance(v, list) and all(isinstance(x, str) for x in v))
+            ):
                 values.setdefault(k, []).append(v)
     fields = {}
     for k, vs in sorted(values.items()):
@@ -72,7 +77,9 @@ def answer_fields(examples: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, 
     return fields
 
 
-def field_targets(examples: Sequence[Mapping[str, Any]], fields: Mapping[str, Mapping[str, Any]]) -> dict[str, torch.Tensor]:
+def field_targets(
+    examples: Sequence[Mapping[str, Any]], fields: Mapping[str, Mapping[str, Any]]
+) -> dict[str, torch.Tensor]:
     """Per field: class indices (-100 = missing), multi-hot rows (nan = missing) or
     standardised numbers (nan = missing)."""
     parsed = answers(examples)
@@ -82,11 +89,21 @@ def field_targets(examples: Sequence[Mapping[str, Any]], fields: Mapping[str, Ma
             index = {c: i for i, c in enumerate(f["classes"])}
             out[k] = torch.tensor([index.get(json.dumps(a.get(k)), -100) if k in a else -100 for a in parsed])
         elif f["kind"] == "labels":
-            out[k] = torch.tensor([[float(c in a[k]) for c in f["classes"]] if isinstance(a.get(k), list)
-                                   else [math.nan] * len(f["classes"]) for a in parsed])
+            out[k] = torch.tensor(
+                [
+                    [float(c in a[k]) for c in f["classes"]]
+                    if isinstance(a.get(k), list)
+                    else [math.nan] * len(f["classes"])
+                    for a in parsed
+                ]
+            )
         else:
-            out[k] = torch.tensor([(float(a[k]) - f["mean"]) / f["std"] if isinstance(a.get(k), (int, float))
-                                   else math.nan for a in parsed])
+            out[k] = torch.tensor(
+                [
+                    (float(a[k]) - f["mean"]) / f["std"] if isinstance(a.get(k), (int, float)) else math.nan
+                    for a in parsed
+                ]
+            )
     return out
 
 
@@ -101,9 +118,15 @@ def image_features(model, pixel_values: torch.Tensor) -> torch.Tensor:
     return feats.mean(dim=1)
 
 
-def warmup_vision(model, processor, examples: Sequence[Mapping[str, Any]], cfg: Mapping[str, Any], seed: int,
-                  augment: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]],
-                  log: Callable[[str], None] = lambda s: print(s, flush=True)) -> dict[str, float]:
+def warmup_vision(
+    model,
+    processor,
+    examples: Sequence[Mapping[str, Any]],
+    cfg: Mapping[str, Any],
+    seed: int,
+    augment: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]],
+    log: Callable[[str], None] = lambda s: print(s, flush=True),
+) -> dict[str, float]:
     """Train the vision tower + projector of `model` (unwrapped) in place; returns the final
     training loss and accuracy of each categorical head (on the last epoch's batches)."""
     epochs = int(cfg.get("epochs", 0) or 0)
@@ -115,8 +138,9 @@ def warmup_vision(model, processor, examples: Sequence[Mapping[str, Any]], cfg: 
     targets = field_targets(examples, fields)
     torch.manual_seed(seed)
     hidden = model.config.text_config.hidden_size
-    heads = torch.nn.ModuleDict({k: torch.nn.Linear(hidden, len(f["classes"]) if "classes" in f else 1)
-                                 for k, f in fields.items()})
+    heads = torch.nn.ModuleDict(
+        {k: torch.nn.Linear(hidden, len(f["classes"]) if "classes" in f else 1) for k, f in fields.items()}
+    )
     vision = [p for n, p in model.named_parameters() if is_vision(n)]
     frozen = {n: p.requires_grad for n, p in model.named_parameters()}
     for n, p in model.named_parameters():
@@ -124,10 +148,14 @@ def warmup_vision(model, processor, examples: Sequence[Mapping[str, Any]], cfg: 
     images = processor.image_processor([e["image"] for e in examples], return_tensors="pt")["pixel_values"]
     bs = int(cfg.get("batch_size", 16))
     steps = epochs * math.ceil(len(examples) / bs)
-    opt = torch.optim.AdamW(vision + list(heads.parameters()), lr=float(cfg.get("learning_rate", 1e-3)),
-                            weight_decay=float(cfg.get("weight_decay", 0.05)))
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=float(cfg.get("learning_rate", 1e-3)), total_steps=steps,
-                                                pct_start=0.1, anneal_strategy="cos")
+    opt = torch.optim.AdamW(
+        vision + list(heads.parameters()),
+        lr=float(cfg.get("learning_rate", 1e-3)),
+        weight_decay=float(cfg.get("weight_decay", 0.05)),
+    )
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=float(cfg.get("learning_rate", 1e-3)), total_steps=steps, pct_start=0.1, anneal_strategy="cos"
+    )
     model.train()
     final: dict[str, float] = {}
     for epoch in range(epochs):
@@ -135,7 +163,7 @@ def warmup_vision(model, processor, examples: Sequence[Mapping[str, Any]], cfg: 
         perm = torch.randperm(len(examples), generator=g)
         total, correct, seen = 0.0, {k: 0 for k in fields}, {k: 0 for k in fields}
         for i in range(0, len(examples), bs):
-            idx = perm[i:i + bs]
+            idx = perm[i : i + bs]
             pv = augment({"pixel_values": images[idx]})["pixel_values"].to(model.device, model.dtype)
             feats = image_features(model, pv).float()
             loss = feats.new_zeros(())
@@ -165,8 +193,10 @@ def warmup_vision(model, processor, examples: Sequence[Mapping[str, Any]], cfg: 
         final = {"vision_warmup/loss": total / len(examples)}
         final |= {f"vision_warmup/{k}_accuracy": correct[k] / seen[k] for k in fields if seen[k]}
         if epoch == epochs - 1 or (epoch + 1) % max(1, epochs // 4) == 0:
-            log(f"train: vision warm-up epoch {epoch + 1}/{epochs} " +
-                " ".join(f"{k.split('/')[-1]} {v:.3f}" for k, v in final.items()))
+            log(
+                f"train: vision warm-up epoch {epoch + 1}/{epochs} "
+                + " ".join(f"{k.split('/')[-1]} {v:.3f}" for k, v in final.items())
+            )
     for n, p in model.named_parameters():
         p.requires_grad_(frozen[n])
     return final

@@ -1,0 +1,84 @@
+"""normalize for ct_v4: DICOM slice -> PNG (brain window, or the three-window RGB stack).
+
+Windowing is radtune's (``render.render_file`` / ``pixels.display``): this module only
+picks the windows and stacks them. Every input gets a record (``radtune.records``
+conventions: status ok/rejected, stage, reason) keyed by ``source`` = ``<origin>/<path>``;
+the PNG is ``<image_id>.png`` where image_id is a keyed-hash pseudonym of the source, and
+the patient is the pseudonym of the DICOM header's PatientID.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from radtune import imaging, pixels
+from radtune.errors import ConfigError, InputRejected
+from radtune.io import write_bytes_atomic
+from radtune.pseudonym import pseudonym
+from radtune.records import Record, reject
+from radtune.render import render_file
+
+STAGE = "normalize"
+MODES = ("gray", "rgb3")
+#: the three-window stack hemorrhage models commonly use, as R, G, B
+RGB3_WINDOWS = ("brain", "subdural", "bone")
+
+
+def render_slice(path: Path, *, mode: str, window: str, size: int):
+    """(uint8 image, Rendered of the first channel). ``gray``: ``window``; ``rgb3``: the
+    brain, subdural and bone presets as R, G, B."""
+    if mode not in MODES:
+        raise ConfigError(f"normalize.mode: must be one of {MODES}, got {mode!r}")
+    if mode == "gray":
+        r = render_file(path, window=window, size=size)
+        return r.image, r
+    r = render_file(path, window=RGB3_WINDOWS[0], size=size)
+    src = pixels.load(path)
+    channels = [r.image]
+    for w in RGB3_WINDOWS[1:]:
+        shown = pixels.display(src, pixels.parse_window(w), path)
+        channels.append(imaging.letterbox(shown.image, size)[0])
+    return np.stack(channels, axis=-1), r
+
+
+def normalize_one(path: Path, source: str, out_dir: Path, *, mode: str, window: str, size: int, key: str) -> Record:
+    """Render one DICOM slice to ``out_dir/<image_id>.png``; the record says what happened."""
+    image_id = pseudonym(source, key, prefix="I")
+    origin = source.split("/", 1)[0]
+    record: Record = {
+        "source": source,
+        "origin": origin,
+        "image_id": image_id,
+        "patient_id": None,
+        "status": "ok",
+        "stage": STAGE,
+        "reason": None,
+    }
+    try:
+        if pixels.sniff(path) != "dicom":
+            raise InputRejected(f"{path.name}: not DICOM: patient-level splitting needs (0010,0020) Patient ID")
+        image, r = render_slice(path, mode=mode, window=window, size=size)
+    except InputRejected as e:
+        return reject(record, STAGE, str(e))
+    pid = (r.header.get("PatientID") or "").strip()
+    if not pid:
+        return reject(
+            record, STAGE, f"{path.name}: (0010,0020) Patient ID is missing: the patient-level split needs it"
+        )
+    if r.header.get("Modality") not in (None, "CT"):
+        return reject(record, STAGE, f"{path.name}: (0008,0060) Modality is {r.header['Modality']!r}, expected CT")
+    write_bytes_atomic(out_dir / f"{image_id}.png", imaging.encode_image(image, "png"))
+    h, w = image.shape[:2]
+    return {
+        **record,
+        "patient_id": pseudonym(pid, key),
+        "width": int(w),
+        "height": int(h),
+        "source_shape": list(r.source_shape),
+        "scale": r.scale,
+        "padding": r.padding,
+        "decision": {k: r.decision.get(k) for k in ("transfer_syntax", "modality_lut", "voi")},
+        "quality_score": r.quality.get("score"),
+    }

@@ -1,0 +1,90 @@
+"""pedirad_8k: pediatric hand/wrist/forearm radiographs with fracture and bone-age labels
+(seed 000, provenance id `pedirad-8k`).
+
+Labels come from the file-name convention (`labels`), an optional labels CSV and the DICOM
+header (`annotate`); splits are patient-level, stratified by age bin x sex x fracture
+(`stratify`); train images get seeded augmented copies (`augment`); the published layout is
+the seed's (`stages`). Rows ask for {fracture, fracture_type, location, bone_age_months}
+(`prompts`), scored against majority and mean-predictor baselines (`scoring`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from radtune.variants.base import Final, Rules, Scored, Variant
+
+
+class Pedirad8k(Variant):
+    name = "pedirad_8k"
+    positive_key = "fracture"
+
+    def param_rules(self) -> Rules:
+        from radtune.variants.pedirad_8k.params import RULES
+
+        return RULES
+
+    def synth(self, out_dir: Path, *, n: int, seed: int) -> dict:
+        from radtune.variants.pedirad_8k.synth import generate
+
+        return generate(Path(out_dir), n=n, seed=seed)
+
+    def fetch(self, p: DictConfig, *, raw: Path, out: Path) -> None:
+        from radtune.inventory import write_inventory
+
+        write_inventory(raw, out)
+
+    def normalize(self, p: DictConfig, *, raw: Path, fetched: Path, out: Path) -> None:
+        from radtune.variants.pedirad_8k.stages import normalize
+
+        normalize(p, raw=raw, out=out)
+
+    def annotate(self, p: DictConfig, *, raw: Path, fetched: Path, normalized: Path, out: Path) -> None:
+        from radtune.variants.pedirad_8k.stages import annotate
+
+        annotate(p, raw=raw, normalized=normalized, out=out)
+
+    def stratify(self, p: DictConfig, *, annotated: Path, out: Path, report: Path) -> None:
+        from radtune.variants.pedirad_8k.stages import stratify
+
+        stratify(p, annotated=annotated, out=out, report=report)
+
+    def augment(
+        self, p: DictConfig, *, normalized: Path, split: Path, data_dir: Path, final: Final, metrics: Path, plots: Path
+    ) -> None:
+        from radtune.variants.pedirad_8k.stages import augment
+
+        augment(p, normalized=normalized, split=split, data_dir=data_dir, final=final, metrics=metrics, plots=plots)
+
+    def leakage_check(self, p: DictConfig, *, data_dir: Path, final: Final, report: Path) -> bool:
+        from radtune.variants.pedirad_8k.stages import leakage_check
+
+        return leakage_check(p, data_dir=data_dir, final=final, report=report)
+
+    def export_rows(self, p: DictConfig, *, data_dir: Path, split: str) -> list[dict]:
+        from radtune.variants.pedirad_8k.prompts import split_rows
+
+        return split_rows(Path(data_dir) / p.dataset.layout.final[1], split)
+
+    def blank_text(self, text: str) -> str:
+        from radtune.variants.pedirad_8k.prompts import blank_text
+
+        return blank_text(text)
+
+    def score(
+        self, test_rows: Sequence[Mapping[str, Any]], outputs: Sequence[str], train_rows: Sequence[Mapping[str, Any]]
+    ) -> Scored:
+        from radtune.variants.pedirad_8k.scoring import score, train_baselines
+
+        return score(test_rows, outputs, train_baselines(train_rows))
+
+    def headline(self, metrics: Mapping[str, Any]) -> str:
+        from radtune.variants.pedirad_8k.scoring import headline
+
+        return headline(metrics)
+
+
+VARIANT = Pedirad8k()

@@ -1,0 +1,96 @@
+"""pedirad-8k's export rows: the prompt (patient, clinical context, answer format) and the
+structured target of every annotation record.
+
+  prompt   "Patient: 48 months old, male. Clinical context: fell on outstretched hand. Read ..."
+  target   {"fracture":true,"fracture_type":"buckle","location":"distal_radius","bone_age_months":51}
+
+Bone age is rounded to whole months in the target (Greulich-Pyle standards are far coarser
+than that); null stays null. Rows are a pure function of the annotation files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from radtune.errors import InputRejected
+from radtune.export import chat_row, target_text
+from radtune.io import read_json
+
+TARGET_KEYS = ("fracture", "fracture_type", "location", "bone_age_months")
+REQUIRED_FIELDS = ("image_id", "image_path", "fracture", "fracture_type", "location")
+
+INSTRUCTION = (
+    "Read this pediatric hand/wrist/forearm radiograph. Answer with JSON only, keys: "
+    "fracture (true/false), fracture_type, location, bone_age_months."
+)
+_SEX = {"M": "male", "F": "female"}
+
+
+def describe_patient(age_months: Any, sex: Any) -> str:
+    known = isinstance(age_months, (int, float)) and not isinstance(age_months, bool)
+    age = f"{int(age_months)} months old" if known else "age unknown"
+    return f"Patient: {age}, {_SEX.get(str(sex).upper(), 'sex unknown')}."
+
+
+def build_prompt(record: Mapping[str, Any]) -> str:
+    """The user's text turn: patient, clinical context, and the answer format."""
+    context = " ".join(str(record.get("clinical_context") or "").split()) or "none given"
+    return f"{describe_patient(record.get('age_months'), record.get('sex'))} Clinical context: {context}. {INSTRUCTION}"
+
+
+def blank_prompt() -> str:
+    """The prompt of a record without age, sex or clinical context (what training's prompt
+    dropout, `train.prompt_dropout`, substitutes so that the answer must come from the image)."""
+    return build_prompt({})
+
+
+def blank_text(text: str) -> str:
+    """Any pedirad-8k prompt -> the blank prompt (every prompt of this variant ends with
+    INSTRUCTION; a text that does not is returned unchanged)."""
+    return blank_prompt() if text.endswith(INSTRUCTION) else text
+
+
+def round_months(value: Any) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    return int(round(float(value)))
+
+
+def build_target(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The structured answer, keys in TARGET_KEYS order."""
+    return {
+        "fracture": bool(record["fracture"]),
+        "fracture_type": str(record["fracture_type"]),
+        "location": str(record["location"]),
+        "bone_age_months": round_months(record.get("bone_age_months")),
+    }
+
+
+def export_row(record: Mapping[str, Any], source: str = "") -> dict[str, Any]:
+    missing = [f for f in REQUIRED_FIELDS if record.get(f) is None]
+    if missing:
+        raise InputRejected(f"{source}: record {record.get('image_id')!r} has no {', '.join(missing)}")
+    return chat_row(
+        str(record["image_id"]), str(record["image_path"]), build_prompt(record), target_text(build_target(record))
+    )
+
+
+def export_rows(records: Iterable[Mapping[str, Any]], source: str = "") -> list[dict[str, Any]]:
+    rows = sorted((export_row(r, source) for r in records), key=lambda r: r["id"])
+    ids = [r["id"] for r in rows]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise InputRejected(f"{source}: image_id {dup!r} appears more than once")
+    return rows
+
+
+def split_rows(annotations_dir: Path, split: str) -> list[dict[str, Any]]:
+    """The rows of `<annotations_dir>/<split>_annotations.json`."""
+    source = Path(annotations_dir) / f"{split}_annotations.json"
+    if not source.exists():
+        raise InputRejected(f"{source}: annotation file not found; run the data stages first")
+    records = read_json(source)
+    if not isinstance(records, list):
+        raise InputRejected(f"{source}: expected a JSON array of records")
+    return export_rows(records, str(source))

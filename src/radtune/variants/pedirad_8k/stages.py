@@ -1,0 +1,106 @@
+"""pedirad-8k's pipeline stages: what each stage reads and writes, in the seed's layout.
+
+normalize   <normalized>/images/<image_id>.jpg + <normalized>/records.json
+annotate    <annotated> (records with labels: labels CSV > file name > header)
+stratify    <split> (records with a split) + <report> (quality report)
+augment     final = processed/<split>/, annotations/<split>_annotations.json,
+            processing_log.json; dataset metrics and plot data
+leakage     <report>: patients / identical / near-duplicate images across splits
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from radtune.io import read_json, write_json, write_json_folder
+from radtune.leakage import fingerprint, leak_messages, leakage_report
+from radtune.normalize import NormalizeSettings, list_inputs, normalize_all
+from radtune.pseudonym import resolve_key
+from radtune.records import SPLITS, read_records, write_records
+from radtune.stagelog import stage_log
+from radtune.variants.base import Final
+from radtune.variants.pedirad_8k import annotate as ann
+from radtune.variants.pedirad_8k import augment as aug
+from radtune.variants.pedirad_8k import stats
+from radtune.variants.pedirad_8k import stratify as strat
+
+
+def normalize(p: DictConfig, *, raw: Path, out: Path) -> None:
+    n = p.dataset.normalize
+    settings = NormalizeSettings(
+        size=n.size,
+        window=n.window,
+        auto_percentiles=tuple(n.auto_percentiles),
+        jpeg_quality=n.jpeg_quality,
+        key=resolve_key(p.dataset.pseudonym),
+    )
+    exclude = {p.dataset.annotate.labels_csv} if p.dataset.annotate.labels_csv else set()
+    with stage_log("normalize") as records:
+        records += normalize_all(list_inputs(raw, exclude), raw, out / "images", settings, p.jobs)
+        write_records(out / "records.json", records)
+
+
+def annotate(p: DictConfig, *, raw: Path, normalized: Path, out: Path) -> None:
+    csv_name = p.dataset.annotate.labels_csv
+    csv_path = raw / csv_name if csv_name else None
+    rows = ann.read_labels_csv(csv_path) if csv_path and csv_path.exists() else {}
+    with stage_log("annotate") as records:
+        records += ann.annotate(read_records(normalized / "records.json"), rows, resolve_key(p.dataset.pseudonym))
+        write_records(out, records)
+
+
+def stratify(p: DictConfig, *, annotated: Path, out: Path, report: Path) -> None:
+    s = p.dataset.stratify
+    with stage_log("stratify") as records:
+        records += strat.stratify(
+            read_records(annotated),
+            mode=s.mode,
+            ratios=dict(s.ratios),
+            threshold=s.quality_threshold,
+            age_edges=list(s.age_bins_months),
+            seed=p.seed,
+        )
+        write_records(out, records)
+        write_json(report, strat.quality_report(records, s.quality_threshold))
+
+
+def augment(
+    p: DictConfig, *, normalized: Path, split: Path, data_dir: Path, final: Final, metrics: Path, plots: Path
+) -> None:
+    processed, annotations_dir, log_path = final
+    with stage_log("augment") as records:
+        records += read_records(split)
+        images = aug.lay_out(
+            records,
+            normalized / "images",
+            processed,
+            data_dir,
+            p.dataset.augment,
+            p.seed,
+            p.dataset.normalize.jpeg_quality,
+        )
+        for s in SPLITS:
+            write_json(annotations_dir / f"{s}_annotations.json", aug.annotations(images, s))
+        log = aug.processing_log(records)
+        write_json(log_path, log)
+        write_json(metrics, stats.dataset_metrics(images, log))
+        write_json_folder(plots, stats.plot_tables(images))
+
+
+def leakage_check(p: DictConfig, *, data_dir: Path, final: Final, report: Path) -> bool:
+    leak = p.dataset.leakage
+    published = [r for s in SPLITS for r in read_json(final[1] / f"{s}_annotations.json")]
+    records, thumbs = fingerprint(published, data_dir)
+    result = leakage_report(records, leak.phash_max_distance, leak.near_duplicate_min_correlation, thumbs)
+    write_json(report, result)
+    for line in leak_messages(result):
+        print(f"leakage-check: LEAK: {line}", file=sys.stderr)
+    print(
+        f"leakage-check: {result['images']} images, {result['patients']} patients, "
+        f"{'passed' if result['passed'] else 'FAILED'}",
+        flush=True,
+    )
+    return bool(result["passed"])
