@@ -20,8 +20,9 @@ venv: $(STAMP)
 data: venv   ## data/raw: dvc pull, else the deterministic synthetic sample
 	$(BIN)/python -m radtune.rawdata
 
-params: venv   ## recompose params.yaml from conf/ (what `dvc exp run` does)
-	$(BIN)/python -c "from radtune.params import compose, to_yaml; open('params.yaml','w').write(to_yaml(compose()))"
+params: venv   ## recompose params.yaml from conf/ (what `dvc exp run` does); DATASET=ct_v4 picks a variant
+	$(BIN)/python -c "from radtune.params import compose, to_yaml; \
+	open('params.yaml','w').write(to_yaml(compose(['dataset=$(DATASET)'] if '$(DATASET)' else [])))"
 
 repro: data
 	$(BIN)/dvc repro

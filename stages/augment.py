@@ -16,7 +16,7 @@ def main() -> None:
     ap.add_argument("--data-dir", type=Path, required=True, help="dataset.data_dir (image paths are relative to it)")
     ap.add_argument("--final", type=Path, nargs=3, required=True, help="dataset.layout.final (three paths)")
     ap.add_argument("--metrics", type=Path, required=True, help="dataset metrics JSON")
-    ap.add_argument("--plots", type=Path, required=True, help="folder of plot data")
+    ap.add_argument("--figure", type=Path, required=True, help="PNG figure of the dataset distributions")
     args = ap.parse_args()
 
     p = load_params()
@@ -27,7 +27,7 @@ def main() -> None:
         data_dir=args.data_dir,
         final=tuple(args.final),
         metrics=args.metrics,
-        plots=args.plots,
+        figure=args.figure,
     )
 
 

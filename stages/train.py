@@ -15,6 +15,7 @@ def main() -> None:
     ap.add_argument("--registry", type=Path, required=True, help="dataset registry (provenance for the card)")
     ap.add_argument("--model-dir", type=Path, required=True, help="base/ (tiny), lora/ and checkpoints/ go here")
     ap.add_argument("--live", type=Path, required=True, help="dvclive folder for the training curves")
+    ap.add_argument("--curves", type=Path, required=True, help="PNG figure of the training curves")
     args = ap.parse_args()
 
     p = load_params()
@@ -34,6 +35,9 @@ def main() -> None:
         args.live,
         blank_text=variants.get(p.dataset.variant).blank_text,
     )
+    from radtune.figures import curves_png
+
+    curves_png(args.live, args.curves, f"{p.dataset.variant}: training curves")
 
 
 if __name__ == "__main__":

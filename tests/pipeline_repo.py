@@ -64,3 +64,18 @@ def tree_digest(folder: Path) -> dict[str, str]:
         for p in sorted(folder.rglob("*"))
         if p.is_file() and ".gitignore" not in p.name
     }
+
+
+def stage_argv(stage: str, params) -> list[str]:
+    """The command dvc.yaml runs for `stage` (after `python`), `${...}` resolved from params."""
+    import re
+    import shlex
+
+    import yaml
+
+    cmd = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]["cmd"]
+    cmd = re.sub(r"\$\{([^}]+)\}", lambda m: str(OmegaConf.select(params, m.group(1))), cmd)
+    argv = shlex.split(cmd)
+    if argv[0] != "python":
+        raise ValueError(f"{stage}: expected a python command, got {cmd!r}")
+    return argv[1:]

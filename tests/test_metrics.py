@@ -1,12 +1,13 @@
 """RadiologyMetrics against scikit-learn on the same inputs; the parser on junk."""
 
+import json
 import math
 import random
 
 import pytest
 from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, precision_score, recall_score, roc_auc_score
 
-from radtune.metrics import RadiologyMetrics, parse_json_predictions
+from radtune.metrics import RadiologyMetrics, bootstrap_ci95, most_common, parse_json_predictions, wilson_ci95
 from radtune.variants.pedirad_8k.scoring import score, train_baselines
 
 M = RadiologyMetrics()
@@ -103,36 +104,73 @@ def test_parse_json_predictions_never_raises():
     assert out[14] == {}
 
 
+def _t(fracture: bool, ftype: str, loc: str, bone_age: float | None) -> str:
+    return json.dumps({"fracture": fracture, "fracture_type": ftype, "location": loc, "bone_age_months": bone_age})
+
+
 def test_score_baselines_and_invalid_answers():
-    train = [{"target": '{"fracture":true,"bone_age_months":40}'}] * 3 + [
-        {"target": '{"fracture":false,"bone_age_months":null}'}
+    train = [{"target": _t(True, "buckle", "distal_radius", 40)}] * 2 + [
+        {"target": _t(True, "greenstick", "radial_shaft", 40)},
+        {"target": _t(False, "none", "none", None)},
     ]
     base = train_baselines(train)
-    assert base == {"majority_fracture": True, "bone_age_mean": 40.0}
+    assert base == {
+        "majority_fracture": True,
+        "bone_age_mean": 40.0,
+        "majority_fracture_type": "buckle",
+        "majority_location": "distal_radius",
+    }
     rows = [
-        {
-            "id": "a",
-            "target": '{"fracture":true,"fracture_type":"buckle","location":"distal_radius","bone_age_months":50}',
-        },
-        {"id": "b", "target": '{"fracture":false,"fracture_type":"none","location":"none","bone_age_months":30}'},
-        {"id": "c", "target": '{"fracture":false,"fracture_type":"none","location":"none","bone_age_months":null}'},
+        {"id": "a", "prompt": "Patient: 48 months old, male. ...", "target": _t(True, "buckle", "distal_radius", 50)},
+        {"id": "b", "prompt": "Patient: 36 months old, female. ...", "target": _t(False, "none", "none", 30)},
+        {"id": "c", "prompt": "Patient: age unknown, male. ...", "target": _t(False, "none", "none", None)},
+        {"id": "d", "prompt": "Patient: 60 months old, male. ...", "target": _t(True, "oblique", "ulnar_shaft", None)},
     ]
     outputs = [
         '{"fracture":true,"fracture_type":"buckle","location":"distal_radius","bone_age_months":51}',
         "garbage",
         '{"fracture":"maybe"}',
+        '{"fracture":true,"fracture_type":"oblique","location":"distal_radius","bone_age_months":70}',
     ]
     metrics, confusion, preds = score(rows, outputs, base)
-    assert metrics["valid_json_rate"] == pytest.approx(0.6667)
-    assert metrics["fracture_accuracy"] == pytest.approx(0.3333)  # only "a" is right
-    assert metrics["fracture_majority_accuracy"] == pytest.approx(0.3333)
-    # bone age: a -> |51-50| = 1, b invalid -> train mean 40 -> 10; c has no ground truth
+    assert metrics["n"] == 4 and metrics["valid_json_rate"] == pytest.approx(0.75)
+    assert metrics["fracture_accuracy"] == pytest.approx(0.5)  # a and d are right
+    assert metrics["fracture_accuracy_ci95"] == [0.15, 0.85]  # Wilson, 2 of 4
+    assert metrics["fracture_majority_accuracy"] == pytest.approx(0.5)
+    # type / location on the two fractures (a, d): the model 2/2 and 1/2, the train majority 1/2 and 1/2
+    assert metrics["fracture_type_accuracy_on_fractures"] == 1.0
+    assert metrics["location_accuracy_on_fractures"] == 0.5
+    assert metrics["fracture_type_majority_accuracy_on_fractures"] == 0.5
+    assert metrics["location_majority_accuracy_on_fractures"] == 0.5
+    # bone age: a -> |51-50| = 1, b invalid -> train mean 40 -> 10; c, d have no ground truth
     assert metrics["bone_age_mae"] == pytest.approx(5.5)
     assert metrics["bone_age_mean_predictor_mae"] == pytest.approx(mean_absolute_error([50, 30], [40, 40]))
+    assert metrics["bone_age_chronological_mae"] == pytest.approx(mean_absolute_error([50, 30], [48, 36]))
     assert metrics["bone_age_within_2mo"] == pytest.approx(0.5)
+    lo, hi = metrics["bone_age_mae_ci95"]
+    assert 1.0 <= lo <= 5.5 <= hi <= 10.0
     assert confusion == [
         {"actual": "fracture", "predicted": "fracture"},
         {"actual": "no_fracture", "predicted": "invalid"},
         {"actual": "no_fracture", "predicted": "invalid"},
+        {"actual": "fracture", "predicted": "fracture"},
     ]
-    assert [p["parsed"] is None for p in preds] == [False, True, False]
+    assert [p["parsed"] is None for p in preds] == [False, True, False, False]
+
+
+@pytest.mark.parametrize("k, n, lo, hi", [(8, 10, 0.4902, 0.9433), (0, 10, 0.0, 0.2775), (58, 58, 0.9379, 1.0)])
+def test_wilson_interval(k, n, lo, hi):
+    """Reference values: Wilson (1927) score interval, z = 1.96 (as statsmodels' proportion_confint)."""
+    assert wilson_ci95(k, n) == pytest.approx([lo, hi], abs=1e-4)
+    assert wilson_ci95(0, 0) is None
+
+
+def test_bootstrap_interval_is_seeded_and_covers_the_mean():
+    errors = [1.0, 2.0, 9.0, 4.0, 3.0, 0.5, 7.0]
+    assert bootstrap_ci95(errors) == bootstrap_ci95(errors)
+    lo, hi = bootstrap_ci95(errors)
+    assert lo < sum(errors) / len(errors) < hi and bootstrap_ci95([]) is None
+
+
+def test_most_common_breaks_ties_by_sort_order():
+    assert most_common(["b", "a", "b", "a"]) == "a" and most_common([]) is None

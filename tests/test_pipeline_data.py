@@ -111,7 +111,7 @@ def test_layout_and_counts_add_up(repo):
         total += len(ann)
     assert total == log["processed"]
     assert (d / "quality_report.json").is_file()
-    metrics = json.loads((repo / "metrics" / "dataset.json").read_text())
+    metrics = json.loads((repo / "metrics" / "pedirad_8k" / "dataset.json").read_text())
     assert metrics["processed"] == total and metrics["rejected"] == log["rejected"]
 
 

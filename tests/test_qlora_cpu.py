@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from _vlm_fixture import REPO, compose_params, write_params
+from pipeline_repo import stage_argv
 from radtune.errors import ConfigError
 from radtune.model import load as load_mod
 
@@ -49,14 +50,7 @@ def test_train_stage_fails_fast_with_one_line(tmp_path):
         [
             sys.executable,
             str(REPO / "stages" / "train.py"),
-            "--data-dir",
-            "data/pedirad-8k",
-            "--registry",
-            "data/pedirad-8k/dataset_registry.yml",
-            "--model-dir",
-            "models/pedirad-8k",
-            "--live",
-            "metrics/train",
+            *stage_argv("train", compose_params(model="medgemma_4b", train="qlora"))[1:],
         ],
         cwd=tmp_path,
         capture_output=True,

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from _vlm_fixture import REPO, compose_params, make_data_dir, write_params
+from pipeline_repo import stage_argv
 from radtune import variants
 from radtune.export import read_registry_entry
 from radtune.io import read_json, read_jsonl
@@ -24,44 +25,9 @@ from radtune.train.run import run_training
 pytestmark = [pytest.mark.xdist_group("vlm_pipeline"), pytest.mark.slow]
 BLANK = variants.get("pedirad_8k").blank_text  # what stages/train.py passes for the default variant
 
-DATA, MODELS = "data/pedirad-8k", "models/pedirad-8k"
-# the commands of the proposed dvc.yaml stages (paths as params.yaml resolves them)
-STAGES = [
-    [
-        "stages/export_jsonl.py",
-        "--data-dir",
-        DATA,
-        "--out",
-        f"{DATA}/jsonl",
-        "--registry",
-        f"{DATA}/dataset_registry.yml",
-    ],
-    [
-        "stages/train.py",
-        "--data-dir",
-        DATA,
-        "--registry",
-        f"{DATA}/dataset_registry.yml",
-        "--model-dir",
-        MODELS,
-        "--live",
-        "metrics/train",
-    ],
-    ["stages/merge.py", "--data-dir", DATA, "--model-dir", MODELS, "--out", f"{MODELS}/merged"],
-    [
-        "stages/eval.py",
-        "--model",
-        f"{MODELS}/merged",
-        "--data-dir",
-        DATA,
-        "--metrics",
-        "metrics/eval.json",
-        "--confusion",
-        "metrics/eval_confusion.json",
-        "--predictions",
-        "metrics/eval_predictions.jsonl",
-    ],
-]
+DATA, MODELS, METRICS = "data/pedirad-8k", "models/pedirad-8k", "metrics/pedirad_8k"
+# the commands dvc.yaml runs (paths as params.yaml resolves them)
+STAGES = [stage_argv(s, compose_params()) for s in ("export-jsonl", "train", "merge", "eval")]
 TRAIN = {
     "train.max_steps": 6,
     "train.save_steps": 2,
@@ -143,11 +109,11 @@ def test_train_outputs_card_and_curves(pipeline):
     entry = read_registry_entry(root / DATA / "dataset_registry.yml", "pedirad-8k")
     assert "| dataset_provenance_id | pedirad-8k |" in card and entry["content_hash"] in card
     assert not (root / MODELS / "checkpoints").exists()  # removed after a completed run
-    summary = read_json(root / "metrics" / "train" / "metrics.json")
+    summary = read_json(root / METRICS / "train" / "metrics.json")
     assert summary["step"] == 6 and "loss" in summary["val"]
-    tsv = (root / "metrics" / "train" / "plots" / "metrics" / "train" / "loss.tsv").read_text().splitlines()
+    tsv = (root / METRICS / "train" / "plots" / "metrics" / "train" / "loss.tsv").read_text().splitlines()
     assert tsv[0] == "step\tloss" and len(tsv) == 7
-    assert not (root / "metrics" / "train" / "dvc.yaml").exists()
+    assert not (root / METRICS / "train" / "dvc.yaml").exists()
     assert "6 steps (resumed from 0)" in logs["stages/train.py"]
 
 
@@ -160,16 +126,25 @@ def test_identical_bytes_and_exact_resume(pipeline):
     try:
         p = compose_params(overrides=TRAIN)
         shutil.copytree(MODELS, "first")
-        shutil.copytree("metrics/train", "first_live")
+        shutil.copytree(f"{METRICS}/train", "first_live")
         shutil.rmtree(f"{MODELS}/lora")
-        args = (p.model, p.train, p.seed, DATA, MODELS, "pedirad-8k", f"{DATA}/dataset_registry.yml", "metrics/train")
+        args = (
+            p.model,
+            p.train,
+            p.seed,
+            DATA,
+            MODELS,
+            "pedirad-8k",
+            f"{DATA}/dataset_registry.yml",
+            f"{METRICS}/train",
+        )
         with pytest.raises(TrainingInterrupted):
             run_training(*args, blank_text=BLANK, stop_after_step=3)
         assert sorted(os.listdir(f"{MODELS}/checkpoints")) == ["step-000002.pt"]
         result = run_training(*args, blank_text=BLANK)
         assert result.resumed_from == 2
         assert files(root / MODELS / "lora") == files(root / "first" / "lora")
-        assert files(root / "metrics" / "train") == files(root / "first_live")
+        assert files(root / METRICS / "train") == files(root / "first_live")
     finally:
         os.chdir(cwd)
 
@@ -243,7 +218,7 @@ def test_merge_check_can_fail(pipeline, tmp_path, monkeypatch):
 
 def test_eval_outputs(pipeline):
     root, logs = pipeline
-    m = read_json(root / "metrics" / "eval.json")
+    m = read_json(root / METRICS / "eval.json")
     for key in (
         "fracture_f1",
         "fracture_accuracy",
@@ -257,11 +232,15 @@ def test_eval_outputs(pipeline):
         assert key in m, key
     assert m["n_test"] == 6
     assert m["fracture_majority_accuracy"] == 0.5  # the fixture alternates fracture / normal
-    confusion = read_json(root / "metrics" / "eval_confusion.json")
-    assert len(confusion) == 6 and all(set(r) == {"actual", "predicted"} for r in confusion)
-    preds = read_jsonl(root / "metrics" / "eval_predictions.jsonl")
+    for key in ("fracture_accuracy_no_image", "fracture_accuracy_ci95", "bone_age_chronological_mae"):
+        assert key in m, key
+    assert read_json(root / METRICS / "eval_val.json")["n_val"] == 4
+    for name in ("confusion.png", "scores.png", "montage.png"):
+        assert (root / METRICS / "eval_figures" / name).stat().st_size > 1000
+    assert (root / METRICS / "training_curves.png").stat().st_size > 1000
+    preds = read_jsonl(root / METRICS / "eval_predictions.jsonl")
     assert [p["id"] for p in preds] == [r["id"] for r in read_jsonl(root / DATA / "jsonl" / "test.jsonl")]
-    assert "eval: 6 test examples" in logs["stages/eval.py"]
+    assert "eval: test: 6 examples" in logs["stages/eval.py"]
 
 
 def test_registry_takes_the_dvc_hashes_from_the_lock(tmp_path):

@@ -1,14 +1,16 @@
-"""radtune verify: data-stage hash comparison and metric tolerances, incl. a real
-`dvc metrics diff` in a throwaway git + DVC repository."""
+"""radtune verify: data-stage hashes against the variant's pipeline.lock, metric tolerances,
+gates (the margins over the baselines), in a throwaway git repository."""
 
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
+from radtune.errors import ConfigError
+from radtune.gates import check_gates, parse_gate, tolerance_problems
 from radtune.verify import hash_changes, metric_violations, verify
 
 
@@ -43,21 +45,46 @@ def test_data_stage_hash_change_is_reported_model_stage_change_is_not():
 
 def test_metric_tolerances_first_match_wins_and_unmatched_must_be_exact():
     tol = {"m/eval.json:fracture_accuracy": 0.0, "m/eval.json:fracture_*": 0.05}
-    diff = {
-        "m/eval.json": {
-            "fracture_f1": {"old": 0.70, "new": 0.74, "diff": 0.04},
-            "fracture_accuracy": {"old": 0.70, "new": 0.71, "diff": 0.01},
-            "n_test": {"old": 58, "new": 59, "diff": 1},
-            "gone": {"old": 1.0, "new": None},
-        },
-        "m/train.json": {"val": {"loss": {"old": 0.3, "new": 0.5, "diff": 0.2}}},
-    }
-    problems = metric_violations(diff, tol)
-    assert len(problems) == 4
+    old = {"fracture_f1": 0.70, "fracture_accuracy": 0.70, "n_test": 58, "gone": 1.0, "ci95": [0.5, 0.8]}
+    new = {"fracture_f1": 0.74, "fracture_accuracy": 0.71, "n_test": 59, "ci95": [0.5, 0.9]}
+    problems = metric_violations("m/eval.json", old, new, tol)
+    assert len(problems) == 4, problems
     assert not any("fracture_f1" in p for p in problems)
-    assert any("fracture_accuracy" in p for p in problems)
-    assert any("m/train.json:val.loss" in p for p in problems)
+    assert any("fracture_accuracy" in p for p in problems) and any("ci95.1" in p for p in problems)
     assert any("gone" in p and "disappeared" in p for p in problems)
+
+
+@pytest.mark.parametrize(
+    "text, values, holds",
+    [
+        ("a >= b + 0.25", {"a": 0.9, "b": 0.6}, True),
+        ("a >= b + 0.25", {"a": 0.8, "b": 0.6}, False),
+        ("mae <= 0.8 * chrono", {"mae": 7.9, "chrono": 10.0}, True),
+        ("mae <= 0.8 * chrono", {"mae": 8.1, "chrono": 10.0}, False),
+        ("n_test >= 120", {"n_test": 119}, False),
+        ("a >= b - 0.1", {"a": 0.5, "b": 0.55}, True),
+        ("a >= b", {"a": None, "b": 0.1}, False),
+    ],
+)
+def test_gates(text, values, holds):
+    assert parse_gate(text).holds(values) is holds
+
+
+def test_a_broken_gate_is_named_and_a_bad_gate_refused():
+    gates = {"m.json": [parse_gate("a >= b + 0.25")]}
+    assert check_gates(gates, {"m.json": {"a": 0.9, "b": 0.6}}) == []
+    (problem,) = check_gates(gates, {"m.json": {"a": 0.7, "b": 0.6}})
+    assert "a >= b + 0.25 does not hold (a = 0.7" in problem
+    with pytest.raises(ConfigError, match="gate"):
+        parse_gate("a >= b ** 2")
+
+
+def test_tolerances_must_be_smaller_than_the_margins_they_protect():
+    gates = {"m.json": [parse_gate("mae <= 0.8 * chrono"), parse_gate("a >= b + 0.2")]}
+    committed = {"m.json": {"mae": 5.0, "chrono": 10.0, "a": 0.9, "b": 0.5}}
+    assert tolerance_problems(gates, committed, {"m.json:mae": 1.0, "m.json:a": 0.1}) == []
+    problems = tolerance_problems(gates, committed, {"m.json:mae": 3.0, "m.json:*": 0.1})
+    assert len(problems) == 2 and "mae <= 0.8 * chrono" in problems[0] and ">= the margin 2" in problems[0]
 
 
 def _run(cmd, cwd):
@@ -65,29 +92,40 @@ def _run(cmd, cwd):
 
 
 def test_verify_against_a_real_repository(tmp_path, monkeypatch):
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@t",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@t",
-    }
-    monkeypatch.setattr(os, "environ", env)
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t"}
+    monkeypatch.setattr(os, "environ", {**env, "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"})
     _run(["git", "init", "-q"], tmp_path)
-    _run([sys.executable, "-m", "dvc", "init", "-q"], tmp_path)
-    (tmp_path / "dvc.yaml").write_text("metrics:\n  - eval.json\n")
-    (tmp_path / "eval.json").write_text(json.dumps({"fracture_f1": 0.7, "n_test": 58}))
+    (tmp_path / "dvc.yaml").write_text(
+        yaml.safe_dump({"stages": {"eval": {"cmd": "e", "metrics": [{"metrics/${dataset.variant}/eval.json": {}}]}}})
+    )
+    results = tmp_path / "metrics" / "v1"
+    results.mkdir(parents=True)
+    eval_json = results / "eval.json"
+    eval_json.write_text(json.dumps({"fracture_accuracy": 0.9, "fracture_majority_accuracy": 0.6, "n_test": 130}))
+    (results / "pipeline.lock").write_text(yaml.safe_dump(LOCK))
     (tmp_path / "dvc.lock").write_text(yaml.safe_dump(LOCK))
-    (tmp_path / "tol.yaml").write_text(yaml.safe_dump({"tolerances": {"eval.json:fracture_*": 0.05}}))
+    (tmp_path / "tol.yaml").write_text(yaml.safe_dump({"tolerances": {"metrics/*/eval.json:fracture_accuracy": 0.05}}))
+    gates = {"gates": {"v1": {"metrics/v1/eval.json": ["fracture_accuracy >= fracture_majority_accuracy + 0.25"]}}}
+    (tmp_path / "gates.yaml").write_text(yaml.safe_dump(gates))
     _run(["git", "add", "-A"], tmp_path)
     _run(["git", "commit", "-qm", "results"], tmp_path)
     monkeypatch.chdir(tmp_path)
-    assert verify("HEAD", Path("tol.yaml")) == []
-    (tmp_path / "eval.json").write_text(json.dumps({"fracture_f1": 0.73, "n_test": 58}))
-    assert verify("HEAD", Path("tol.yaml")) == []  # within tolerance
-    (tmp_path / "eval.json").write_text(json.dumps({"fracture_f1": 0.6, "n_test": 58}))
+
+    def run() -> list[str]:
+        return verify("v1", "HEAD", Path("tol.yaml"), Path("gates.yaml"))
+
+    assert run() == []
+    eval_json.write_text(json.dumps({"fracture_accuracy": 0.86, "fracture_majority_accuracy": 0.6, "n_test": 130}))
+    assert run() == []  # within tolerance, gate still holds
+    eval_json.write_text(json.dumps({"fracture_accuracy": 0.84, "fracture_majority_accuracy": 0.6, "n_test": 130}))
     (tmp_path / "dvc.lock").write_text(yaml.safe_dump(_changed("normalize", "outs", "x.dir")))
-    problems = verify("HEAD", Path("tol.yaml"))
-    assert len(problems) == 2, problems
+    problems = run()
+    assert len(problems) == 3, problems
     assert problems[0].startswith("data-stage hash changed: normalize outs data/n")
-    assert "eval.json:fracture_f1" in problems[1]
+    assert "eval.json:fracture_accuracy" in problems[1] and "tolerance 0.05" in problems[1]
+    assert problems[2].startswith("gate metrics/v1/eval.json: fracture_accuracy >= fracture_majority_accuracy + 0.25")
+    (tmp_path / "tol.yaml").write_text(yaml.safe_dump({"tolerances": {"metrics/*/eval.json:fracture_accuracy": 0.3}}))
+    (tmp_path / "dvc.lock").write_text(yaml.safe_dump(LOCK))
+    eval_json.write_text(json.dumps({"fracture_accuracy": 0.9, "fracture_majority_accuracy": 0.6, "n_test": 130}))
+    (problem,) = run()
+    assert "tolerances add up to 0.3 >= the margin 0.25" in problem

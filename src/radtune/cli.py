@@ -1,4 +1,4 @@
-"""`radtune` command line: synth, convert, inspect, verify.
+"""`radtune` command line: synth, convert, inspect, verify, results.
 
 Each subcommand is a thin wrapper over one library function. On bad input the command
 exits non-zero with one line on stderr (no traceback)."""
@@ -37,14 +37,28 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _active_variant(given: str | None) -> str:
+    from radtune.params import load_params
+
+    return given or str(load_params().dataset.variant)
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
     from radtune.verify import report, verify
 
-    return report(verify(args.ref, Path(args.tolerances)), args.ref)
+    variant = _active_variant(args.variant)
+    return report(verify(variant, args.ref, Path(args.tolerances), Path(args.gates)), variant, args.ref)
+
+
+def _cmd_results(args: argparse.Namespace) -> int:
+    from radtune.verify import save_results
+
+    print(f"results: {save_results(_active_variant(None))} (commit it with the variant's metrics)")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from radtune.pixels import WINDOW_CHOICES_SHORT  # here, not at the top: keeps `import radtune.cli` light
+    from radtune.windows import WINDOW_CHOICES_SHORT
 
     p = argparse.ArgumentParser(prog="radtune", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -72,7 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="after a rerun: data-stage hashes and metrics against the committed ones")
     v.add_argument("--ref", default="HEAD", help="git revision holding the committed results (default HEAD)")
     v.add_argument("--tolerances", default=".ci/metric_tolerances.yaml", help="metric tolerance file")
+    v.add_argument("--gates", default=".ci/gates.yaml", help="the margins the model must beat its baselines by")
+    v.add_argument("--variant", default=None, help="dataset variant (default: params.yaml's dataset.variant)")
     v.set_defaults(func=_cmd_verify)
+
+    r = sub.add_parser("results", help="record dvc.lock as the run behind metrics/<variant>/ (pipeline.lock)")
+    r.set_defaults(func=_cmd_results)
     return p
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -35,13 +34,6 @@ def dumps_json(obj: Any) -> str:
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     write_text_atomic(path, dumps_json(obj))
-
-
-def write_json_folder(folder: str | os.PathLike, tables: dict[str, Any]) -> None:
-    """`folder` holding exactly one JSON file per entry of `tables` (name -> content)."""
-    shutil.rmtree(folder, ignore_errors=True)
-    for name, obj in tables.items():
-        write_json(Path(folder) / name, obj)
 
 
 def read_json(path: str | os.PathLike) -> Any:

@@ -65,6 +65,46 @@ def answer_bool(answer: Mapping[str, Any] | None, key: str) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
+def wilson_ci95(correct: int, n: int) -> list[float] | None:
+    """The 95 % Wilson score interval [lo, hi] of a proportion correct/n (None for n = 0)."""
+    if n <= 0:
+        return None
+    z = 1.959963984540054
+    p = correct / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)]
+
+
+def accuracy(name: str, hits: Sequence[bool]) -> dict[str, Any]:
+    """{name: accuracy, name_ci95: its Wilson interval} of per-case hits (None for no cases)."""
+    n = len(hits)
+    return {name: round4(sum(hits) / n) if n else None, f"{name}_ci95": wilson_ci95(sum(hits), n)}
+
+
+def bootstrap_ci95(errors: Sequence[float], seed: int = 0, draws: int = 2000) -> list[float] | None:
+    """A 95 % percentile-bootstrap interval of the mean of `errors` (seeded: same inputs, same
+    interval); None for no errors."""
+    import numpy as np
+
+    if not errors:
+        return None
+    e = np.asarray(errors, dtype=float)
+    means = e[np.random.default_rng(seed).integers(0, len(e), size=(draws, len(e)))].mean(axis=1)
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return [round(float(lo), 4), round(float(hi), 4)]
+
+
+def most_common(values: Sequence[Any]) -> Any:
+    """The most common value (ties: the smallest by sort order); None for no values."""
+    if not values:
+        return None
+    counts: dict[Any, int] = {}
+    for v in values:
+        counts[v] = counts.get(v, 0) + 1
+    return min(counts, key=lambda v: (-counts[v], str(v)))
+
+
 def majority(values: Sequence[bool]) -> bool:
     """The most common answer of a (train) split; a tie counts as True."""
     return sum(bool(v) for v in values) * 2 >= len(values)

@@ -1,27 +1,33 @@
-"""`radtune verify`: check a rerun of the pipeline against the committed results.
+"""`radtune verify`: check a rerun of one variant's pipeline against its committed results.
 
-Run it after `dvc repro` (CI: on a fresh clone, so everything is recomputed):
+Each variant's results live in `metrics/<variant>/`: its metrics files (the `metrics:` that
+dvc.yaml declares, with `${dataset.variant}` = the variant) and `pipeline.lock`, the dvc.lock
+of the run that made them (`radtune results` writes it). Run verify after `dvc repro` with
+that variant active (CI: on a fresh clone, so everything is recomputed):
 
 1. **Data-stage hashes.** Every hash in `dvc.lock` of the data stages (every stage except
-   the model stages train, merge, eval) must equal the committed one (`git show
-   REF:dvc.lock`): the data pipeline is byte-reproducible, so any difference is a bug.
-2. **Metrics.** `dvc metrics diff REF` against the committed `metrics/`; a metric may move
-   by at most its tolerance from the tolerance file (`.ci/metric_tolerances.yaml`):
+   the model stages train, merge, eval) must equal the one in the committed
+   `metrics/<variant>/pipeline.lock` (`git show REF:...`): the data pipeline is
+   byte-reproducible, so any difference is a bug.
+2. **Metrics.** Each metrics file against its committed version; a metric may move by at
+   most its tolerance from the tolerance file (`.ci/metric_tolerances.yaml`):
 
        tolerances:                 # "<metrics file>:<key>" glob -> largest allowed |new - old|
-         "metrics/eval.json:fracture_*": 0.05
+         "metrics/*/eval.json:fracture_*": 0.05
 
    The first matching pattern wins; a metric no pattern matches must not move at all, and
    a metric that appears or disappears is a failure.
+3. **Gates.** The model must beat each baseline by the margin in the gates file
+   (`.ci/gates.yaml`, see `radtune.gates`), on the rerun's metrics; and every tolerance
+   must be smaller than the margin it protects (else a rerun that loses could pass).
 
-Exit status 0 when everything holds, 1 with one line per violation otherwise. Only model
-stage hashes (train, merge, eval) may differ: the committed dvc.lock then shows the rerun
-as changed, which is expected off this CPU type and is not a failure here."""
+Exit status 0 when everything holds, 1 with one line per violation otherwise."""
 
 from __future__ import annotations
 
 import fnmatch
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping
@@ -31,12 +37,18 @@ from typing import Any
 import yaml
 
 from radtune.errors import ConfigError
+from radtune.gates import check_gates, read_gates, tolerance_problems
 
 MODEL_STAGES = ("train", "merge", "eval")
+RESULTS_LOCK = "pipeline.lock"
 
 
-def _git_show(ref: str, path: str) -> str:
-    r = subprocess.run(["git", "show", f"{ref}:{path}"], capture_output=True, text=True)
+def results_dir(variant: str) -> Path:
+    return Path("metrics") / variant
+
+
+def _git_show(ref: str, path: str | Path) -> str:
+    r = subprocess.run(["git", "show", f"{ref}:{Path(path).as_posix()}"], capture_output=True, text=True)
     if r.returncode != 0:
         raise ConfigError(f"cannot read {path} at {ref}: {r.stderr.strip()}")
     return r.stdout
@@ -64,14 +76,18 @@ def hash_changes(
         if old[k] != new[k]
     ]
     problems += [f"data-stage entry missing after the rerun: {k}" for k in sorted(old.keys() - new.keys())]
-    problems += [f"data-stage entry not in the committed dvc.lock: {k}" for k in sorted(new.keys() - old.keys())]
+    problems += [f"data-stage entry not in the committed lock: {k}" for k in sorted(new.keys() - old.keys())]
     return problems
 
 
-def _flatten(d: Any, prefix: str = "") -> Iterable[tuple[str, Any]]:
-    if isinstance(d, Mapping) and not ({"old", "new"} & d.keys()):
+def flatten(d: Any, prefix: str = "") -> Iterable[tuple[str, Any]]:
+    """(dotted key, value) of every leaf; list items get their index as key."""
+    if isinstance(d, Mapping):
         for k, v in d.items():
-            yield from _flatten(v, f"{prefix}.{k}" if prefix else str(k))
+            yield from flatten(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(d, list):
+        for i, v in enumerate(d):
+            yield from flatten(v, f"{prefix}.{i}")
     else:
         yield prefix, d
 
@@ -83,48 +99,66 @@ def tolerance_for(metric: str, tolerances: Mapping[str, float]) -> float:
     return 0.0
 
 
-def metric_violations(diff: Mapping[str, Any], tolerances: Mapping[str, float]) -> list[str]:
-    """`diff` is `dvc metrics diff --json`'s output: {file: {key: {old, new, diff}}}."""
+def metric_violations(file: str, old: Any, new: Any, tolerances: Mapping[str, float]) -> list[str]:
+    """Metrics of one file that moved beyond their tolerance, appeared or disappeared."""
+    before, after = dict(flatten(old)), dict(flatten(new))
     problems = []
-    for file, keys in sorted(diff.items()):
-        for key, change in _flatten(keys):
-            metric = f"{file}:{key}"
-            old, new = change.get("old"), change.get("new")
-            if old is None or new is None:
-                problems.append(f"metric {metric}: {old} -> {new} (appeared or disappeared)")
-                continue
-            if not all(isinstance(v, (int, float)) for v in (old, new)):
-                if old != new:
-                    problems.append(f"metric {metric}: {old!r} -> {new!r}")
-                continue
-            tol = tolerance_for(metric, tolerances)
-            if abs(new - old) > tol + 1e-12:
-                problems.append(f"metric {metric}: {old} -> {new} moved {new - old:+.6g}, tolerance {tol}")
+    for key in sorted(before.keys() | after.keys()):
+        metric, a, b = f"{file}:{key}", before.get(key), after.get(key)
+        if a is None or b is None:
+            if a != b:
+                problems.append(f"metric {metric}: {a} -> {b} (appeared or disappeared)")
+            continue
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b)):
+            if a != b:
+                problems.append(f"metric {metric}: {a!r} -> {b!r}")
+            continue
+        tol = tolerance_for(metric, tolerances)
+        if abs(b - a) > tol + 1e-12:
+            problems.append(f"metric {metric}: {a} -> {b} moved {b - a:+.6g}, tolerance {tol}")
     return problems
 
 
-def dvc_metrics_diff(ref: str) -> dict[str, Any]:
-    r = subprocess.run([sys.executable, "-m", "dvc", "metrics", "diff", ref, "--json"], capture_output=True, text=True)
-    if r.returncode != 0:
-        raise ConfigError(f"dvc metrics diff {ref} failed: {r.stderr.strip()}")
-    return json.loads(r.stdout or "{}")
+def metrics_files(variant: str, dvc_yaml: Path = Path("dvc.yaml")) -> list[str]:
+    """The metrics files dvc.yaml declares, for `variant`."""
+    stages = (yaml.safe_load(dvc_yaml.read_text(encoding="utf-8")) or {}).get("stages") or {}
+    paths = [next(iter(m)) if isinstance(m, Mapping) else m for s in stages.values() for m in s.get("metrics") or []]
+    return sorted(re.sub(r"\$\{dataset\.variant\}", variant, p) for p in paths)
 
 
 def verify(
-    ref: str = "HEAD", tolerances_file: Path = Path(".ci/metric_tolerances.yaml"), lock_file: Path = Path("dvc.lock")
+    variant: str,
+    ref: str = "HEAD",
+    tolerances_file: Path = Path(".ci/metric_tolerances.yaml"),
+    gates_file: Path = Path(".ci/gates.yaml"),
+    lock_file: Path = Path("dvc.lock"),
 ) -> list[str]:
-    old_lock = yaml.safe_load(_git_show(ref, str(lock_file)))
-    new_lock = yaml.safe_load(lock_file.read_text())
-    tolerances = (yaml.safe_load(tolerances_file.read_text()) or {}).get("tolerances") or {}
-    return hash_changes(old_lock, new_lock) + metric_violations(dvc_metrics_diff(ref), tolerances)
+    old_lock = yaml.safe_load(_git_show(ref, results_dir(variant) / RESULTS_LOCK))
+    problems = hash_changes(old_lock, yaml.safe_load(lock_file.read_text(encoding="utf-8")))
+    tolerances = (yaml.safe_load(tolerances_file.read_text(encoding="utf-8")) or {}).get("tolerances") or {}
+    current: dict[str, Any] = {}
+    for file in metrics_files(variant):
+        current[file] = json.loads(Path(file).read_text(encoding="utf-8")) if Path(file).is_file() else None
+        problems += metric_violations(file, json.loads(_git_show(ref, file)), current[file], tolerances)
+    gates = read_gates(gates_file).get(variant, {})
+    problems += check_gates(gates, current)
+    committed = {file: json.loads(_git_show(ref, file)) for file in gates}
+    return problems + tolerance_problems(gates, committed, tolerances)
 
 
-def report(problems: list[str], ref: str) -> int:
+def report(problems: list[str], variant: str, ref: str) -> int:
     """Print the problems (stderr) and a summary line; the exit status."""
     for p in problems:
         print(f"verify: {p}", file=sys.stderr)
-    print(
-        f"verify: {'FAILED, ' + str(len(problems)) + ' problem(s)' if problems else 'ok'}: "
-        f"data-stage hashes and metrics against {ref}"
-    )
+    status = f"FAILED, {len(problems)} problem(s)" if problems else "ok"
+    print(f"verify: {status}: {variant}: data-stage hashes, metrics and gates against {ref}")
     return 1 if problems else 0
+
+
+def save_results(variant: str, lock_file: Path = Path("dvc.lock")) -> Path:
+    """Copy dvc.lock (the run that made `metrics/<variant>/`) to `metrics/<variant>/pipeline.lock`."""
+    from radtune.io import write_text_atomic
+
+    dest = results_dir(variant) / RESULTS_LOCK
+    write_text_atomic(dest, lock_file.read_text(encoding="utf-8"))
+    return dest

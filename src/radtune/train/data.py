@@ -22,3 +22,9 @@ def examples_from_rows(rows: Sequence[Mapping[str, Any]], data_dir: str | Path) 
     return [
         {"id": r["id"], "messages": r["messages"], "image": load_image(Path(data_dir) / r["image_path"])} for r in rows
     ]
+
+
+def blank_images(examples: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The examples with every image replaced by a black one of the same size and mode (the
+    image ablation: what the model answers from the prompt alone)."""
+    return [{**e, "image": Image.new(e["image"].mode, e["image"].size, 0)} for e in examples]

@@ -25,7 +25,7 @@ from omegaconf import DictConfig
 Rules = dict[str, tuple[tuple[type, ...], Callable[[Any], bool], str]]
 #: the three outputs of the augment stage (`dataset.layout.final`)
 Final = tuple[Path, Path, Path]
-#: what eval returns: metrics, confusion rows (dvc plots), per-sample predictions
+#: what scoring returns: metrics, confusion rows (the confusion figure), per-sample predictions
 Scored = tuple[dict[str, Any], list[dict], list[dict]]
 
 
@@ -35,6 +35,8 @@ class Variant(ABC):
     name: str
     #: the boolean answer field counted per split in the dataset registry (e.g. "fracture")
     positive_key: str
+    #: the metrics eval reports again with every test image blanked (`<metric>_no_image`)
+    ablation_metrics: tuple[str, ...]
 
     # ------------------------------------------------------------------ parameters, synth
     @abstractmethod
@@ -64,9 +66,10 @@ class Variant(ABC):
 
     @abstractmethod
     def augment(
-        self, p: DictConfig, *, normalized: Path, split: Path, data_dir: Path, final: Final, metrics: Path, plots: Path
+        self, p: DictConfig, *, normalized: Path, split: Path, data_dir: Path, final: Final, metrics: Path, figure: Path
     ) -> None:
-        """The published dataset (`dataset.layout.final`), dataset metrics and plot data."""
+        """The published dataset (`dataset.layout.final`), dataset metrics and the figure of its
+        distributions (PNG, `radtune.figures.distributions_png`)."""
 
     @abstractmethod
     def leakage_check(self, p: DictConfig, *, data_dir: Path, final: Final, report: Path) -> bool:
@@ -90,3 +93,20 @@ class Variant(ABC):
     @abstractmethod
     def headline(self, metrics: Mapping[str, Any]) -> str:
         """The metrics eval prints in its summary line, against their baselines."""
+
+    @abstractmethod
+    def score_bars(self, metrics: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+        """The scores figure (`radtune.figures.scores_png`): per metric, the model's value (with
+        its interval) first, then its baselines (no image, majority, ...)."""
+
+    @abstractmethod
+    def montage_items(
+        self,
+        p: DictConfig,
+        *,
+        data_dir: Path,
+        rows: Sequence[Mapping[str, Any]],
+        predictions: Sequence[Mapping[str, Any]],
+    ) -> list[dict]:
+        """The montage tiles (`radtune.figures.montage_png`) of the scored rows: image, truth,
+        answer, correct (and boxes where the variant has them)."""

@@ -24,6 +24,7 @@ from radtune.variants.base import Final, Rules, Scored, Variant
 class CtV4(Variant):
     name = "ct_v4"
     positive_key = "hemorrhage"
+    ablation_metrics = ("hemorrhage_accuracy", "types_macro_f1")
 
     def param_rules(self) -> Rules:
         from radtune.variants.ct_v4.params import RULES
@@ -57,7 +58,7 @@ class CtV4(Variant):
         write_json(report, stage_stratify(p.dataset, annotated_dir=annotated, out_dir=out, seed=p.seed))
 
     def augment(
-        self, p: DictConfig, *, normalized: Path, split: Path, data_dir: Path, final: Final, metrics: Path, plots: Path
+        self, p: DictConfig, *, normalized: Path, split: Path, data_dir: Path, final: Final, metrics: Path, figure: Path
     ) -> None:
         from radtune.variants.ct_v4.publish import stage_publish
 
@@ -67,7 +68,7 @@ class CtV4(Variant):
             normalized_dir=normalized,
             final=final,
             metrics=metrics,
-            plots=plots,
+            figure=figure,
             seed=p.seed,
         )
 
@@ -92,6 +93,24 @@ class CtV4(Variant):
         from radtune.variants.ct_v4.scoring import score_ct
 
         return score_ct(test_rows, outputs, train_rows)
+
+    def score_bars(self, metrics: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+        from radtune.variants.ct_v4.scoring import score_bars
+
+        return score_bars(metrics)
+
+    def montage_items(
+        self,
+        p: DictConfig,
+        *,
+        data_dir: Path,
+        rows: Sequence[Mapping[str, Any]],
+        predictions: Sequence[Mapping[str, Any]],
+    ) -> list[dict]:
+        from radtune.variants.ct_v4.scoring import montage_items
+
+        final = p.dataset.layout.final[0]
+        return montage_items(Path(data_dir) / final, "test", rows, predictions, p.export.box_scale or None)
 
     def headline(self, metrics: Mapping[str, Any]) -> str:
         return (

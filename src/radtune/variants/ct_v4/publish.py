@@ -17,8 +17,9 @@ import yaml
 from omegaconf import DictConfig
 
 from radtune.errors import ConfigError
+from radtune.figures import distributions_png
 from radtune.imaging import encode_image, read_image
-from radtune.io import read_json, write_bytes_atomic, write_json, write_json_folder, write_text_atomic
+from radtune.io import read_json, write_bytes_atomic, write_json, write_text_atomic
 from radtune.stagelog import print_summary
 from radtune.variants.ct_v4 import analysis as an
 from radtune.variants.ct_v4 import coco, subset, validate
@@ -147,7 +148,7 @@ def stage_publish(
     normalized_dir: Path,
     final: tuple[Path, Path, Path],
     metrics: Path,
-    plots: Path,
+    figure: Path,
     seed: int,
 ) -> dict:
     """The augment stage: the 6-class dataset, the 4-class subset, the analysis (metadata/),
@@ -157,5 +158,5 @@ def stage_publish(
     stage_subset(cfg, six_dir=six, out_dir=four)
     result = stage_analysis(cfg, six_dir=six, four_dir=four, out_dir=meta)
     write_json(metrics, an.dataset_metrics(result["6class"]))
-    write_json_folder(plots, an.plot_tables(result["6class"]))
+    distributions_png(an.plot_tables(result["6class"]), figure, f"{cfg.name}: 6-class dataset")
     return result

@@ -19,10 +19,12 @@ import contextlib
 import io
 import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from radtune.metrics import (
     RadiologyMetrics,
+    accuracy,
     answer_bool,
     confusion_rows,
     majority,
@@ -106,13 +108,13 @@ def score_ct(
     anyh = m.hemorrhage_f1(pred_any, gt_any)
     pred_types = [_types(p) for p in parsed]
     metrics: dict[str, Any] = {
-        "n_test": len(test_rows),
+        "n": len(test_rows),
         "valid_json_rate": r4(sum(p is not None for p in parsed) / len(parsed)) if parsed else None,
         "hemorrhage_f1": r4(anyh["f1"]),
         "hemorrhage_precision": r4(anyh["precision"]),
         "hemorrhage_recall": r4(anyh["recall"]),
-        "hemorrhage_accuracy": r4(anyh["accuracy"]),
-        "hemorrhage_majority_accuracy": r4(m.hemorrhage_f1([guess] * len(gt_any), gt_any)["accuracy"]),
+        **accuracy("hemorrhage_accuracy", [p is not None and p == g for p, g in zip(pred_any, gt_any)]),
+        **accuracy("hemorrhage_majority_accuracy", [guess == g for g in gt_any]),
     }
     f1s = []
     for c in CLASSES:
@@ -131,3 +133,52 @@ def score_ct(
         confusion_rows(gt_any, pred_any, "hemorrhage", "no_hemorrhage"),
         prediction_rows(test_rows, outputs, parsed),
     )
+
+
+def score_bars(m: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Any-hemorrhage and the types next to their baselines (radtune.figures.scores_png)."""
+    from radtune.figures import bar
+
+    return {
+        "any-hemorrhage accuracy": {
+            "model": bar(m, "hemorrhage_accuracy"),
+            "no image": bar(m, "hemorrhage_accuracy_no_image"),
+            "train majority": bar(m, "hemorrhage_majority_accuracy"),
+        },
+        "types macro F1": {"model": bar(m, "types_macro_f1"), "no image": bar(m, "types_macro_f1_no_image")},
+        "F1 per type": {c: m.get(f"f1_{c}") for c in CLASSES},
+    }
+
+
+def montage_items(
+    final_dir: Path,
+    split: str,
+    rows: Sequence[Mapping[str, Any]],
+    predictions: Sequence[Mapping[str, Any]],
+    box_scale: int | None,
+) -> list[dict]:
+    """One tile per scored row, the truth boxes of the COCO file (green) and any boxes the
+    answer gives (red, back in pixels); right when hemorrhage and the set of types are right."""
+    from radtune.variants.ct_v4.coco import annotations_by_image
+    from radtune.variants.ct_v4.validate import load_split
+
+    doc = load_split(final_dir, split)
+    by_image = annotations_by_image(doc)
+    images = {Path(im["file_name"]).stem: im for im in doc["images"]}
+    rows_by_id = {r["id"]: r for r in rows}
+    items = []
+    for pred in predictions:
+        im, truth, answer = images[pred["id"]], json.loads(pred["target"]), pred["parsed"] or {}
+        sx, sy = (im["width"] / box_scale, im["height"] / box_scale) if box_scale else (1.0, 1.0)
+        said = [[b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy] for _, b in _boxes(answer)]
+        items.append(
+            {
+                "image": Path(final_dir).parent / rows_by_id[pred["id"]]["image_path"],
+                "truth": pred["target"],
+                "answer": pred["output"],
+                "correct": answer.get("hemorrhage") is truth["hemorrhage"] and _types(answer) == set(truth["types"]),
+                "boxes_truth": [a["bbox"] for a in by_image[im["id"]]],
+                "boxes_answer": said,
+            }
+        )
+    return items

@@ -21,6 +21,12 @@ from radtune.variants.base import Final, Rules, Scored, Variant
 class Pedirad8k(Variant):
     name = "pedirad_8k"
     positive_key = "fracture"
+    ablation_metrics = (
+        "fracture_accuracy",
+        "fracture_type_accuracy_on_fractures",
+        "location_accuracy_on_fractures",
+        "bone_age_mae",
+    )
 
     def param_rules(self) -> Rules:
         from radtune.variants.pedirad_8k.params import RULES
@@ -53,11 +59,11 @@ class Pedirad8k(Variant):
         stratify(p, annotated=annotated, out=out, report=report)
 
     def augment(
-        self, p: DictConfig, *, normalized: Path, split: Path, data_dir: Path, final: Final, metrics: Path, plots: Path
+        self, p: DictConfig, *, normalized: Path, split: Path, data_dir: Path, final: Final, metrics: Path, figure: Path
     ) -> None:
         from radtune.variants.pedirad_8k.stages import augment
 
-        augment(p, normalized=normalized, split=split, data_dir=data_dir, final=final, metrics=metrics, plots=plots)
+        augment(p, normalized=normalized, split=split, data_dir=data_dir, final=final, metrics=metrics, figure=figure)
 
     def leakage_check(self, p: DictConfig, *, data_dir: Path, final: Final, report: Path) -> bool:
         from radtune.variants.pedirad_8k.stages import leakage_check
@@ -85,6 +91,23 @@ class Pedirad8k(Variant):
         from radtune.variants.pedirad_8k.scoring import headline
 
         return headline(metrics)
+
+    def score_bars(self, metrics: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+        from radtune.variants.pedirad_8k.scoring import score_bars
+
+        return score_bars(metrics)
+
+    def montage_items(
+        self,
+        p: DictConfig,
+        *,
+        data_dir: Path,
+        rows: Sequence[Mapping[str, Any]],
+        predictions: Sequence[Mapping[str, Any]],
+    ) -> list[dict]:
+        from radtune.variants.pedirad_8k.scoring import montage_items
+
+        return montage_items(data_dir, rows, predictions)
 
 
 VARIANT = Pedirad8k()

@@ -9,6 +9,7 @@ than that); null stays null. Rows are a pure function of the annotation files.""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,12 @@ def describe_patient(age_months: Any, sex: Any) -> str:
     known = isinstance(age_months, (int, float)) and not isinstance(age_months, bool)
     age = f"{int(age_months)} months old" if known else "age unknown"
     return f"Patient: {age}, {_SEX.get(str(sex).upper(), 'sex unknown')}."
+
+
+def prompt_age_months(prompt: str) -> int | None:
+    """The age `describe_patient` wrote into a prompt (None when the prompt has none)."""
+    m = re.match(r"Patient: (\d+) months old,", prompt)
+    return int(m[1]) if m else None
 
 
 def build_prompt(record: Mapping[str, Any]) -> str:

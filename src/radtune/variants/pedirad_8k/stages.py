@@ -15,7 +15,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from radtune.io import read_json, write_json, write_json_folder
+from radtune.figures import distributions_png
+from radtune.io import read_json, write_json
 from radtune.leakage import fingerprint, leak_messages, leakage_report
 from radtune.normalize import NormalizeSettings, list_inputs, normalize_all
 from radtune.pseudonym import resolve_key
@@ -68,7 +69,7 @@ def stratify(p: DictConfig, *, annotated: Path, out: Path, report: Path) -> None
 
 
 def augment(
-    p: DictConfig, *, normalized: Path, split: Path, data_dir: Path, final: Final, metrics: Path, plots: Path
+    p: DictConfig, *, normalized: Path, split: Path, data_dir: Path, final: Final, metrics: Path, figure: Path
 ) -> None:
     processed, annotations_dir, log_path = final
     with stage_log("augment") as records:
@@ -87,7 +88,7 @@ def augment(
         log = aug.processing_log(records)
         write_json(log_path, log)
         write_json(metrics, stats.dataset_metrics(images, log))
-        write_json_folder(plots, stats.plot_tables(images))
+        distributions_png(stats.plot_tables(images), figure, f"{p.dataset.name}: dataset (original images)")
 
 
 def leakage_check(p: DictConfig, *, data_dir: Path, final: Final, report: Path) -> bool:
