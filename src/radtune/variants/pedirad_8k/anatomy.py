@@ -4,22 +4,6 @@ Geometry lives in "hand units": ``u`` is lateral (towards the thumb), ``v`` is d
 (towards the fingers), the wrist (distal radial metaphysis) is at ``v = 0`` and the tip of
 the middle finger near ``v = 1``. A :class:`Frame` maps hand units to pixels.
 
-Skeletal maturity follows the BONE age (never the chronological age), read the way a
-radiologist reads a Greulich-Pyle / Tanner-Whitehouse film; see :data:`ONSET` and
-:data:`EPIPHYSES` for the timing table. The anatomy is timed on the boys' scale
-("skeletal months" ``s``); :func:`skeletal_months` maps a girl's bone age onto it (girls
-mature ~1-2 years earlier). What changes with ``s``:
-
-* carpal ossification centres appear in their order (capitate, hamate, triquetrum, lunate,
-  trapezium, scaphoid, trapezoid, pisiform), start as small round nodules and grow
-  (:data:`CARPAL_GROWTH`) into larger, squarer, closely packed bones;
-* epiphyses (distal radius, distal ulna, metacarpal heads 2-5, thumb metacarpal and
-  phalangeal bases) appear, widen relative to their metaphysis (a nodule, then a disc as
-  wide as the metaphysis, then capping), and the physis (growth-plate gap) narrows and
-  closes (distal phalanges first, radius last), leaving a thin physeal scar;
-* the thumb's adductor sesamoid appears at the metacarpophalangeal joint (puberty);
-* unossified cartilage at the bone ends and joints narrows.
-
 Determinism: only IEEE basic operations (+ - * / sqrt) touch coordinates, angles are given
 as rational half-angle parameters ``t`` (cos = (1-t^2)/(1+t^2), sin = 2t/(1+t^2)), polygons
 are filled by OpenCV's integer rasteriser and blurred with exact integer box sums, so the
@@ -96,20 +80,10 @@ def ellipse(center: tuple[float, float], ru: float, rv: float, t: float = 0.0, s
 
 @dataclass(frozen=True)
 class Epiphysis:
-    """A secondary ossification centre at one end of a long bone (hand units).
-
-    ``ratio`` = its width / the metaphysis width at that end, ``thickness`` = its height along
-    the bone at the middle, ``gap`` = the physis (growth-plate cartilage) between metaphysis
-    and epiphysis (negative once fused: a thin dense physeal scar), ``lip`` = how far its rims
-    bend back over the metaphysis (capping), ``skew`` > 0 thickens its +u (lateral) side
-    (the wedge of the distal radius), ``dome`` = thickness at the rims / in the middle."""
-
-    ratio: float
-    thickness: float
-    gap: float
-    lip: float = 0.0
+    half_width: float
+    half_height: float
+    gap: float  # physis (cartilage) gap between metaphysis and epiphysis
     skew: float = 0.0
-    dome: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -169,14 +143,12 @@ def _edge(b: LongBone, ts: np.ndarray, side: float, shrink: float) -> np.ndarray
 
 
 def _cap(b: LongBone, t: float, shrink: float, distal: bool) -> np.ndarray:
-    """Rounded end cap (right edge -> left edge going around the end); an end that carries an
-    epiphysis is a flatter metaphysis (see :data:`PHYSIS_DOME`)."""
+    """Rounded end cap (right edge -> left edge going around the end)."""
     d, n = b.axis()
     hw = float(b.halfwidth(t)) * shrink
     sgn = 1.0 if distal else -1.0
     c = b.point(t)
-    depth = PHYSIS_DOME if (b.distal_epi if distal else b.proximal_epi) is not None else 0.35
-    pts = c[None, :] + d[None, :] * (sgn * depth * hw * HALF[:, 0:1]) + n[None, :] * (sgn * hw * HALF[:, 1:2])
+    pts = c[None, :] + d[None, :] * (sgn * 0.35 * hw * HALF[:, 0:1]) + n[None, :] * (sgn * hw * HALF[:, 1:2])
     return pts
 
 
@@ -202,35 +174,17 @@ def _piece(
     return np.concatenate(parts)
 
 
-PHYSIS_DOME = 0.12  # depth of the metaphysis end under a physis, fraction of its half width
-
-
 def _epiphysis_shapes(b: LongBone, distal: bool) -> list[Shape]:
-    """The epiphysis (and its less dense core): a disc whose base follows the metaphysis end
-    across the physis gap and whose rims bend back over the metaphysis when capping."""
     e = b.distal_epi if distal else b.proximal_epi
     if e is None:
         return []
     d, _ = b.axis()
-    ey = d * (1.0 if distal else -1.0)  # away from the bone
-    ex = np.array([d[1], -d[0]])  # +u for a bone pointing distally
-    hw = float(b.halfwidth(1.0 if distal else 0.0))
+    sgn = 1.0 if distal else -1.0
     end = b.point(1.0 if distal else 0.0)
-    s, c = HALF[:, 1], HALF[:, 0]
-    x = e.ratio * hw * s
-    inside = np.minimum(np.abs(x) / hw, 1.0)
-    rim = np.maximum(np.abs(s) - 0.7, 0.0) / 0.3
-    base = e.gap + PHYSIS_DOME * hw * np.sqrt(1.0 - inside * inside) - e.lip * rim * rim
-    th = e.thickness * (e.dome + (1.0 - e.dome) * c) * np.maximum(1.0 + e.skew * s, 0.3)
-    top, bottom = base + th, base
-
-    def poly(xs: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        xx = np.concatenate([xs, xs[::-1]])
-        yy = np.concatenate([hi, lo[::-1]])
-        return end[None, :] + ex[None, :] * xx[:, None] + ey[None, :] * yy[:, None]
-
-    outer = poly(x, bottom, top)
-    inner = poly(0.6 * x, base + 0.25 * th, base + 0.7 * th)
+    c = end + d * (sgn * (e.gap + e.half_height))
+    t = float(-d[0] / (1 + d[1])) if d[1] > -0.999 else 0.0  # rotate +v onto the bone axis
+    outer = ellipse((float(c[0]), float(c[1])), e.half_width, e.half_height, t, e.skew if distal else -e.skew)
+    inner = ellipse((float(c[0]), float(c[1])), e.half_width * 0.6, e.half_height * 0.5, t)
     return [Shape(outer, EPI), Shape(inner, EPI_CORE)]
 
 
