@@ -3,15 +3,17 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# a CUDA host: make venv EXTRAS=dev,gpu (bitsandbytes for QLoRA)
+EXTRAS ?= dev
 export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv data params repro test lint bench clean-venv
+.PHONY: venv data params repro test lint bench gpu-smoke clean-venv
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]' 2>&1 | grep -v "is ignored" || true
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[$(EXTRAS)]' 2>&1 | grep -v "is ignored" || true
 	$(BIN)/python -c "import radtune, torch, pydicom, dvc, transformers, peft"
 	touch $(STAMP)
 
@@ -20,12 +22,17 @@ venv: $(STAMP)
 data: venv   ## data/raw: dvc pull, else the deterministic synthetic sample
 	$(BIN)/python -m radtune.rawdata
 
-params: venv   ## recompose params.yaml from conf/ (what `dvc exp run` does); DATASET=ct_v4 picks a variant
+params: venv   ## recompose params.yaml from conf/ (what `dvc exp run` does); DATASET=ct_v4 or EXPERIMENT=ct_v4 (conf/experiment/)
 	$(BIN)/python -c "from radtune.params import compose, to_yaml; \
-	open('params.yaml','w').write(to_yaml(compose(['dataset=$(DATASET)'] if '$(DATASET)' else [])))"
+	over = [o for o, v in (('dataset=$(DATASET)', '$(DATASET)'), ('+experiment=$(EXPERIMENT)', '$(EXPERIMENT)')) if v]; \
+	open('params.yaml','w').write(to_yaml(compose(over)))"
 
 repro: data
 	$(BIN)/dvc repro
+
+gpu-smoke: data   ## on a CUDA host, first: a few QLoRA steps on MedGemma 4B, merge, eval on 8 rows, tokens/s
+	$(BIN)/python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'gpu-smoke: no CUDA GPU visible to torch (see README: On a CUDA host)')"
+	$(BIN)/dvc exp run -S model=medgemma_4b -S train=gpu_smoke -S eval.max_samples=8 -S eval.batch_size=4
 
 test: venv
 	$(BIN)/python -m pytest -n 2 --dist loadgroup

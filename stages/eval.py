@@ -28,7 +28,8 @@ def main() -> None:
     p = load_params()
     variant = variants.get(p.dataset.variant)
     eval_cfg = OmegaConf.to_container(p.eval, resolve=True)
-    test, val_metrics = evaluate(args.model, args.data_dir, eval_cfg, seed=p.seed, variant=variant)
+    model_cfg = OmegaConf.to_container(p.model, resolve=True)
+    test, val_metrics = evaluate(args.model, args.data_dir, eval_cfg, seed=p.seed, variant=variant, model_cfg=model_cfg)
     metrics, _, predictions = test
     write_json(args.metrics, metrics)
     write_json(args.val_metrics, val_metrics)

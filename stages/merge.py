@@ -1,5 +1,5 @@
-"""merge: reload the base unquantised, apply the LoRA adapter, merge_and_unload, check the
-logits, save model + processor (see radtune.merge)."""
+"""merge: reload the base unquantised in float32, apply the LoRA adapter, merge_and_unload, check the
+logits, save model + processor in model.dtype with merge_report.json (see radtune.merge)."""
 
 import argparse
 from pathlib import Path
@@ -32,6 +32,7 @@ def main() -> None:
             atol=float(p.merge.atol),
             num_threads=int(p.train.num_threads),
             seed=p.seed,
+            quantization=str(p.train.quantization),
         )
     except MergeMismatch as e:
         raise SystemExit(str(e)) from None

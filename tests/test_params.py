@@ -24,6 +24,14 @@ def test_every_dataset_variant_composes_and_validates():
         validate(compose([f"dataset={f.stem}"], conf_dir=ROOT / "conf"))
 
 
+def test_every_experiment_preset_composes_for_its_variant():
+    """conf/experiment/<variant>.yaml: the settings behind metrics/<variant>/ (CI uses them)."""
+    for f in sorted((ROOT / "conf" / "experiment").glob("*.yaml")):
+        cfg = compose([f"+experiment={f.stem}"], conf_dir=ROOT / "conf")
+        validate(cfg)
+        assert cfg.dataset.variant == f.stem
+
+
 @pytest.mark.parametrize(
     "key, value, needle",
     [

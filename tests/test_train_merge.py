@@ -196,7 +196,7 @@ def test_merge_check_can_fail(pipeline, tmp_path, monkeypatch):
     summary = merge_adapter(
         model_cfg, root / MODELS / "base", root / MODELS / "lora", tmp_path / "ok", examples, atol=1e-4
     )
-    assert summary["max_abs_diff"]["reloaded"] <= 1e-4
+    assert summary["max_abs_diff"]["merged_float32"] <= 1e-4
     assert (tmp_path / "ok" / "model.safetensors").read_bytes() == (
         root / MODELS / "merged" / "model.safetensors"
     ).read_bytes()

@@ -74,7 +74,11 @@ _NUM, _FRACTION = (int, float), (lambda v: 0 <= v <= 1, "a number in [0, 1]")
 _GROUPS: dict[str, Rules] = {
     "model": {
         "model.build": ((str,), lambda v: v in ("tiny", "hub"), "tiny or hub"),
-        "model.dtype": ((str,), lambda v: v in ("float32", "bfloat16", "float16"), "float32 | bfloat16 | float16"),
+        "model.dtype": (
+            (str,),
+            lambda v: v in ("float32", "bfloat16"),
+            "float32 or bfloat16 (Gemma 3 overflows in float16: NaN logits, empty answers)",
+        ),
         "model.max_new_tokens": ((int,), lambda v: v >= 1, "an integer >= 1"),
     },
     "train": {
@@ -104,6 +108,17 @@ def _check(cfg: DictConfig, rules: Rules) -> None:
             raise ConfigError(f"params: '{key}' must be {what}, got {value!r}")
 
 
+def _check_combinations(cfg: DictConfig) -> None:
+    """Settings that are each valid but make no sense together."""
+    if "model" in cfg and "train" in cfg and get(cfg, "model.build") == "hub":
+        warmup = OmegaConf.select(cfg, "train.vision_warmup.epochs", default=0) or 0
+        if warmup > 0:
+            raise ConfigError(
+                f"params: 'train.vision_warmup.epochs' is {warmup}, but model.build=hub has a pretrained vision "
+                "encoder: the warm-up (for a from-scratch tower) would overwrite it; set 0"
+            )
+
+
 def validate(cfg: DictConfig) -> None:
     """Every key the stages read, checked before any work; the error names the key."""
     variant = get(cfg, "dataset.variant")
@@ -114,6 +129,7 @@ def validate(cfg: DictConfig) -> None:
     for group, rules in _GROUPS.items():
         if group in cfg:
             _check(cfg, rules)
+    _check_combinations(cfg)
     final = get(cfg, "dataset.layout.final")
     if not (OmegaConf.is_list(final) and len(final) == 3 and all(isinstance(x, str) and x for x in final)):
         raise ConfigError(f"params: 'dataset.layout.final' must be a list of 3 paths, got {final!r}")

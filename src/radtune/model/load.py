@@ -4,7 +4,14 @@
 (`<model_dir>/base`), `hub` = `model.id` (e.g. google/medgemma-4b-it; needs the weights
 in the local Hugging Face cache or a network). `train.quantization: 4bit` (QLoRA) loads
 the base in NF4 through bitsandbytes, which needs a CUDA GPU: that is checked before
-anything is loaded."""
+anything is loaded.
+
+Every model lands on the host's device (radtune.runtime.device: CUDA when present), in
+`model.dtype` (float16 is refused: Gemma 3 overflows in it; bfloat16 on a GPU without bf16
+is refused too), with the text attention `model.attn_implementation` and the vision
+tower's `model.vision_attn_implementation` (sdpa: eager attention over MedSigLIP's 4096
+patches is a 4096 x 4096 matrix per head and layer). Transformers does not save the
+attention choice with a model, so every load (train, merge, its check, eval) passes it."""
 
 from __future__ import annotations
 
@@ -16,6 +23,7 @@ from typing import Any
 import torch
 
 from radtune.errors import ConfigError
+from radtune.runtime import device
 
 QLORA_NEEDS = (
     "train=qlora needs a CUDA GPU and bitsandbytes (pip install radtune[gpu]); this machine has {what}. Use train=lora."
@@ -52,11 +60,57 @@ def base_path(model_cfg: Mapping[str, Any], model_dir: str | Path) -> str:
     raise ConfigError(f"model.build must be tiny or hub, got {build!r}")
 
 
+FP16_GEMMA3 = "model.dtype float16: Gemma 3 (MedGemma) overflows in float16 (NaN logits, empty answers); use bfloat16"
+
+
 def dtype_of(model_cfg: Mapping[str, Any]) -> torch.dtype:
+    """The configured weights dtype, checked against the model family and the host."""
     name = model_cfg.get("dtype", "float32")
     if name not in DTYPES:
         raise ConfigError(f"model.dtype must be one of {', '.join(DTYPES)}, got {name!r}")
+    if name == "float16":
+        raise ConfigError(FP16_GEMMA3)
+    if name == "bfloat16" and torch.cuda.is_available() and not torch.cuda.is_bf16_supported():
+        raise ConfigError(
+            "model.dtype bfloat16: this GPU has no bf16 support (needs compute capability >= 8.0); "
+            "use float32 (or a newer GPU)"
+        )
     return DTYPES[name]
+
+
+def attn_implementation(model_cfg: Mapping[str, Any]) -> dict[str, str] | None:
+    """from_pretrained's per-sub-model attention: the text model's `attn_implementation`,
+    the vision tower's `vision_attn_implementation` (each only when set)."""
+    text, vision = model_cfg.get("attn_implementation"), model_cfg.get("vision_attn_implementation")
+    choice = {k: v for k, v in (("", text), ("text_config", text), ("vision_config", vision)) if v}
+    return choice or None
+
+
+def from_pretrained(path: str | Path, model_cfg: Mapping[str, Any], dtype: torch.dtype | None = None, **kwargs):
+    """`AutoModelForImageTextToText.from_pretrained` with the configured attention and dtype;
+    a hub model that is neither cached nor downloadable is one line naming `model.id`."""
+    from transformers import AutoModelForImageTextToText
+
+    attn = attn_implementation(model_cfg)
+    if attn:
+        kwargs["attn_implementation"] = attn
+    try:
+        return AutoModelForImageTextToText.from_pretrained(
+            str(path), dtype=dtype if dtype is not None else dtype_of(model_cfg), **kwargs
+        )
+    except OSError as e:
+        if Path(path).exists():
+            raise
+        raise ConfigError(
+            f"model.id {path!r}: not in the Hugging Face cache and not downloadable here "
+            f"({str(e).splitlines()[0][:160]}); download it on a machine with network access "
+            "(huggingface-cli download, after accepting its licence) or use model=tiny_gemma3"
+        ) from None
+
+
+def load_model(path: str | Path, model_cfg: Mapping[str, Any], dtype: torch.dtype | None = None):
+    """A saved (merged) model for inference, on the host's device."""
+    return from_pretrained(path, model_cfg, dtype).to(device())
 
 
 def bnb_config(train_cfg: Mapping[str, Any]):
@@ -79,19 +133,19 @@ def load_processor(path: str | Path):
 
 
 def load_base(
-    model_cfg: Mapping[str, Any], train_cfg: Mapping[str, Any] | None, path: str | Path, quantize: bool = True
+    model_cfg: Mapping[str, Any],
+    train_cfg: Mapping[str, Any] | None,
+    path: str | Path,
+    quantize: bool = True,
+    dtype: torch.dtype | None = None,
 ):
-    """(model, processor) for `path`. `quantize=False` always loads unquantised (merge)."""
-    from transformers import AutoModelForImageTextToText
-
+    """(model, processor) for `path`, on the host's device. `quantize=False` always loads
+    unquantised (merge, which also passes `dtype=torch.float32`)."""
     train_cfg = train_cfg or {}
     if quantize:
         check_quantization(train_cfg)  # before any weight is read
-    kwargs: dict[str, Any] = {"dtype": dtype_of(model_cfg)}
-    if model_cfg.get("attn_implementation"):
-        kwargs["attn_implementation"] = model_cfg["attn_implementation"]
     if quantize and (train_cfg.get("quantization") or "none") == "4bit":
-        kwargs["quantization_config"] = bnb_config(train_cfg)
-        kwargs["device_map"] = "auto"
-    model = AutoModelForImageTextToText.from_pretrained(str(path), **kwargs)
+        model = from_pretrained(path, model_cfg, dtype, quantization_config=bnb_config(train_cfg), device_map={"": 0})
+    else:
+        model = from_pretrained(path, model_cfg, dtype).to(device())
     return model, load_processor(path)

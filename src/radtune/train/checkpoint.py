@@ -9,7 +9,7 @@ save_checkpoint / latest_checkpoint
                                only a checkpoint with the run's fingerprint is resumed;
 checkpoint_state / restore_checkpoint
                                what a checkpoint holds (trainable weights, optimizer, scheduler,
-                               torch RNG state, logged history) and putting it back;
+                               CPU + CUDA RNG states, logged history) and putting it back;
 canonical_adapter_config(path) peft's adapter_config.json with sorted module lists."""
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from radtune.runtime import rng_state, set_rng_state
 
 PACKAGE = Path(__file__).resolve().parents[1]  # src/radtune
 CODE_FILES = ("train/**/*.py", "runtime.py")  # globs under PACKAGE, see code_fingerprint
@@ -77,14 +79,14 @@ def checkpoint_state(
         "trainable": trainable_state(model),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
-        "rng": torch.get_rng_state(),
+        "rng": rng_state(),
         "history": [list(h) for h in history],
         "running": list(running),
     }
 
 
 def restore_checkpoint(state: dict[str, Any], model, optimizer, scheduler) -> tuple[int, list[list], list[float]]:
-    """Put a `checkpoint_state` back (weights, optimizer, scheduler, torch RNG); returns
+    """Put a `checkpoint_state` back (weights, optimizer, scheduler, RNG states); returns
     (step, logged history, running losses since the last log)."""
     named = dict(model.named_parameters())
     with torch.no_grad():
@@ -92,7 +94,7 @@ def restore_checkpoint(state: dict[str, Any], model, optimizer, scheduler) -> tu
             named[n].copy_(t)
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["rng"])
+    set_rng_state(state["rng"])
     return int(state["step"]), state["history"], list(state["running"])
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import shutil
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,7 @@ from typing import Any
 import torch
 
 from radtune.errors import ConfigError
-from radtune.runtime import batch_to_model, setup_determinism
+from radtune.runtime import batch_to_model, device_name, setup_determinism
 from radtune.train.checkpoint import (
     canonical_adapter_config,
     checkpoint_state,
@@ -133,7 +134,7 @@ def augment(
     batch: dict[str, torch.Tensor], hflip: float, affine: Mapping[str, Any] | None = None
 ) -> dict[str, torch.Tensor]:
     """Seeded training-time image augmentation on `pixel_values`, drawing from torch's
-    global RNG (whose state checkpoints keep):
+    global CPU RNG (whose state checkpoints keep; the same draws on a CPU and a GPU host):
       - mirror each image left-right with probability `hflip` (a left wrist looks like a
         mirrored right one);
       - `affine` (optional): a small random rotation (+-`rotate` degrees), isotropic scale
@@ -143,13 +144,13 @@ def augment(
     pv = batch["pixel_values"]
     n = pv.shape[0]
     if hflip > 0:
-        flip = torch.rand(n) < hflip
+        flip = (torch.rand(n) < hflip).to(pv.device)
         pv = torch.where(flip[:, None, None, None], pv.flip(-1), pv)
     aff = dict(affine or {})
     rot, sc, tr = (float(aff.get(k, 0.0) or 0.0) for k in ("rotate", "scale", "translate"))
     if rot > 0 or sc > 0 or tr > 0:
         prob = float(aff.get("p", 1.0))
-        u = torch.rand(n, 5)
+        u = torch.rand(n, 5).to(pv.device)
         on = (u[:, 4] < prob).float()
         angle = (u[:, 0] * 2 - 1) * math.radians(rot) * on
         scale = 1 + (u[:, 1] * 2 - 1) * sc * on
@@ -185,20 +186,27 @@ def drop_prompt_context(
     ]
 
 
+def answer_positions(labels: torch.Tensor) -> torch.Tensor:
+    """[B, L] bool: the positions whose next token is an answer token (the only logits the
+    loss needs)."""
+    keep = torch.zeros_like(labels, dtype=torch.bool)
+    keep[:, :-1] = labels[:, 1:] != IGNORE_INDEX
+    return keep
+
+
 def token_loss(model, batch: Mapping[str, torch.Tensor], label_smoothing: float = 0.0) -> tuple[torch.Tensor, int]:
-    """(sum of answer-token cross-entropies, number of answer tokens)."""
+    """(sum of answer-token cross-entropies, number of answer tokens). The language-model
+    head runs only where an answer token is predicted (`logits_to_keep` = a boolean mask):
+    the full-vocabulary logits of every prompt and image position, upcast to fp32, would be
+    ~5-6 GB per micro-batch with MedGemma's 262K-token vocabulary, for ~30 tokens that count."""
     labels = batch["labels"]
     inputs = {k: v for k, v in batch.items() if k != "labels"}
-    logits = model(**inputs).logits.float()
-    shift_logits, shift_labels = logits[:, :-1], labels[:, 1:]
+    keep = answer_positions(labels)
+    logits = model(**inputs, logits_to_keep=keep).logits.float()  # [n answer tokens, vocab]
     loss = torch.nn.functional.cross_entropy(
-        shift_logits.reshape(-1, shift_logits.shape[-1]),
-        shift_labels.reshape(-1),
-        ignore_index=IGNORE_INDEX,
-        reduction="sum",
-        label_smoothing=float(label_smoothing),
+        logits, labels[:, 1:][keep[:, :-1]], reduction="sum", label_smoothing=float(label_smoothing)
     )
-    return loss, int((shift_labels != IGNORE_INDEX).sum())
+    return loss, int(keep.sum())
 
 
 @torch.no_grad()
@@ -325,6 +333,7 @@ def train(
     from tqdm import tqdm
 
     bar = tqdm(total=total, initial=start, desc="train", disable=not sys.stderr.isatty())
+    seen_tokens, started = 0, time.perf_counter()
     for step in range(start + 1, total + 1):
         micro = [sched.micro_batch((step - 1) * accum + j, seed) for j in range(accum)]
         tokens = [
@@ -340,6 +349,7 @@ def train(
             for j, idx in enumerate(micro)
         ]
         n_tokens = sum(int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) for b in tokens)
+        seen_tokens += sum(int(b["attention_mask"].sum()) for b in tokens)
         step_loss = 0.0
         for batch in tokens:  # loss = mean over every answer token of the optimizer step
             loss, _ = token_loss(model, batch_to_model(batch, model), smoothing)
@@ -368,6 +378,8 @@ def train(
             bar.close()
             raise TrainingInterrupted(f"stopped after step {step} (stop_after_step)")
     bar.close()
+    elapsed = time.perf_counter() - started
+    log(f"train: {total - start} steps on {device_name(model)}, {seen_tokens / max(elapsed, 1e-9):.0f} tokens/s")
     curves.end()
     out_dir = Path(out_dir)
     if out_dir.exists():

@@ -4,8 +4,8 @@
 
 - `model.build == "tiny"`: the tokenizer is trained on the exported train split's prompts
   and answers and the base is built into `<model_dir>/base` (see radtune.model.tiny);
-- the base is loaded with `AutoModelForImageTextToText` / `AutoProcessor` (QLoRA: checked
-  for CUDA + bitsandbytes first, before anything is read);
+- the base is loaded with `AutoModelForImageTextToText` / `AutoProcessor` on the host's
+  device (QLoRA: checked for CUDA + bitsandbytes first, before anything is read);
 - LoRA training (radtune.train.loop) on the train split, val loss during training;
 - the adapter lands in `<model_dir>/lora` with an adapter card (README.md) naming the
   dataset provenance id and its content hash from the dataset registry."""
@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from radtune.export import read_registry_entry
 from radtune.io import read_jsonl, write_text_atomic
 from radtune.model.load import base_path, check_quantization, load_base
+from radtune.runtime import setup_determinism
 from radtune.train.checkpoint import sha256_path
 from radtune.train.data import examples_from_rows
 from radtune.train.loop import TrainResult, train
@@ -107,6 +108,8 @@ def run_training(
     its card; `blank_text` is the variant's prompt blanking (`Variant.blank_text`)."""
     model_cfg, train_cfg = plain(model_cfg), plain(train_cfg)
     check_quantization(train_cfg)  # QLoRA without CUDA: stop before loading anything
+    # before any model is on a GPU (cuBLAS reads its workspace setting once)
+    setup_determinism(seed, int(train_cfg["num_threads"]), bool(train_cfg.get("deterministic", True)))
     started = time.perf_counter()
     data_dir, model_dir = Path(data_dir), Path(model_dir)
     dataset = read_registry_entry(registry, dataset_id)

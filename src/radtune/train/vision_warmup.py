@@ -140,7 +140,7 @@ def warmup_vision(
     hidden = model.config.text_config.hidden_size
     heads = torch.nn.ModuleDict(
         {k: torch.nn.Linear(hidden, len(f["classes"]) if "classes" in f else 1) for k, f in fields.items()}
-    )
+    ).to(model.device)
     vision = [p for n, p in model.named_parameters() if is_vision(n)]
     frozen = {n: p.requires_grad for n, p in model.named_parameters()}
     for n, p in model.named_parameters():
@@ -168,7 +168,7 @@ def warmup_vision(
             feats = image_features(model, pv).float()
             loss = feats.new_zeros(())
             for k, f in fields.items():
-                out, y = heads[k](feats), targets[k][idx]
+                out, y = heads[k](feats), targets[k][idx].to(feats.device)
                 if f["kind"] == "class":
                     if (y != -100).any():
                         loss = loss + torch.nn.functional.cross_entropy(out, y, ignore_index=-100)
