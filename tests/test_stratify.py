@@ -63,6 +63,15 @@ def test_quality_gate_rejects_with_reason():
     assert "quality 0.500 < threshold 0.85" in bad[0]["reason"] and bad[0]["stage"] == "stratify"
 
 
+def test_quality_gate_names_the_path_under_the_raw_folder():
+    """point 6: the user's file name relative to the raw folder"""
+    recs = _records(10)
+    for r in recs:
+        r["source"] = f"export/day1/{r['source']}"
+    [bad, _] = [r for r in quality_gate(recs, 0.85) if r["status"] == "rejected"]
+    assert bad["reason"].startswith("export/day1/p005_0.dcm: quality")
+
+
 def test_deterministic_and_seeded():
     a, b, c = _split(_records()), _split(_records()), _split(_records(), seed=7)
     assert a == b

@@ -20,7 +20,7 @@ STAGE = "stratify"
 
 def quality_gate(records: list[Record], threshold: float) -> list[Record]:
     return [
-        reject(r, STAGE, f"{r['source'].rsplit('/', 1)[-1]}: quality {r['quality_score']:.3f} < threshold {threshold}")
+        reject(r, STAGE, f"{r['source']}: quality {r['quality_score']:.3f} < threshold {threshold}")
         if is_ok(r) and r["quality_score"] < threshold
         else r
         for r in records
