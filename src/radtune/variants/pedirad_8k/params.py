@@ -23,6 +23,7 @@ RULES: Rules = {
     ),
     "dataset.stratify.mode": ((str,), lambda v: v in ("keep", "stratified"), "keep or stratified"),
     "dataset.stratify.quality_threshold": ((int, float), lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+    "dataset.stratify.min_split_images": ((int,), lambda v: v >= 0, "an integer >= 0 (0: no size warning)"),
     "dataset.leakage.phash_max_distance": ((int,), lambda v: 0 <= v <= 64, "an integer in 0..64"),
     "dataset.leakage.near_duplicate_min_correlation": ((int, float), lambda v: -1 <= v <= 1, "a number in [-1, 1]"),
 }

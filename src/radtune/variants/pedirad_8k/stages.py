@@ -76,6 +76,7 @@ def stratify(p: DictConfig, *, annotated: Path, out: Path, report: Path) -> None
             age_edges=list(s.age_bins_months),
             seed=p.seed,
         )
+        _say("stratify", [f"warning: {w}" for w in strat.split_warnings(records, s.min_split_images)])
         write_records(out, records)
         write_json(report, strat.quality_report(records, s.quality_threshold))
 
@@ -99,7 +100,7 @@ def augment(
             write_json(annotations_dir / f"{s}_annotations.json", aug.annotations(images, s))
         log = aug.processing_log(records)
         write_json(log_path, log)
-        write_json(metrics, stats.dataset_metrics(images, log))
+        write_json(metrics, stats.dataset_metrics(images, log, p.dataset.stratify.min_split_images))
         distributions_png(stats.plot_tables(images), figure, f"{p.dataset.name}: dataset (original images)")
 
 
