@@ -79,3 +79,23 @@ def test_similar_anatomy_with_close_phash_is_not_a_duplicate():
     recs = [_rec(10, "train", "P1", a), _rec(11, "test", "P2", b)]
     report = leakage_report(recs, 64, 0.98, THUMBS)
     assert report["near_duplicates"] == [] and report["passed"]
+
+
+def test_leak_lines_name_the_input_files():
+    """issue 11 point 6: leakage lines name the user's files (relative to the raw folder)."""
+    from radtune.variants.pedirad_8k.stages import source_names
+
+    a = _image(3)
+    recs = [
+        _rec(20, "train", "Pabc", a),
+        _rec(21, "val", "Pabc", a.copy()),
+        {**_rec(22, "train", "Pz", _image(4)), "image_id": "img20_aug1"},
+    ]
+    THUMBS["img20_aug1"] = THUMBS["img22"]
+    log = {"files": [{"image_id": "img20", "source": "train/a.dcm"}, {"image_id": "img21", "source": "val/b.dcm"}]}
+    published = [{"image_id": "img20"}, {"image_id": "img21"}, {"image_id": "img20_aug1", "augmented_from": "img20"}]
+    names = source_names(published, log)
+    assert names == {"img20": "train/a.dcm", "img21": "val/b.dcm", "img20_aug1": "train/a.dcm (augmented copy)"}
+    lines = leak_messages(_report(recs), names)
+    assert "patient Pabc appears in train and val (2 images: train/a.dcm, val/b.dcm)" in lines
+    assert "identical pixels in train and val: images img20 (train/a.dcm), img21 (val/b.dcm)" in lines

@@ -121,25 +121,35 @@ def leakage_report(
     return report
 
 
-def image_leak_messages(report: dict) -> list[str]:
-    """One line per identical or near-duplicate image pair across splits."""
+def _named(image_id: str, names: Mapping[str, str] | None) -> str:
+    """An image id, followed by its input file when `names` (image_id -> file) knows it."""
+    return f"{image_id} ({names[image_id]})" if names and image_id in names else image_id
+
+
+def image_leak_messages(report: dict, names: Mapping[str, str] | None = None) -> list[str]:
+    """One line per identical or near-duplicate image pair across splits; `names` (image_id ->
+    the input file, relative to the raw folder) adds the user's file names."""
     lines = [
-        f"identical pixels in {' and '.join(d['splits'])}: images {', '.join(d['image_ids'])}"
+        f"identical pixels in {' and '.join(d['splits'])}: images {', '.join(_named(i, names) for i in d['image_ids'])}"
         for d in report["exact_duplicates"]
     ]
     lines += [
         f"near-duplicate images (phash distance {d['distance']}, correlation {d['correlation']}) in "
-        f"{d['splits'][0]} and {d['splits'][1]}: {d['image_ids'][0]} (patient {d['patient_ids'][0]}), "
-        f"{d['image_ids'][1]} (patient {d['patient_ids'][1]})"
+        f"{d['splits'][0]} and {d['splits'][1]}: {_named(d['image_ids'][0], names)} (patient {d['patient_ids'][0]}), "
+        f"{_named(d['image_ids'][1], names)} (patient {d['patient_ids'][1]})"
         for d in report["near_duplicates"]
     ]
     return lines
 
 
-def leak_messages(report: dict) -> list[str]:
-    """One line per leak, naming the patient pseudonym or the images."""
-    lines = [
-        f"patient {p['patient_id']} appears in {' and '.join(p['splits'])} ({len(p['image_ids'])} images)"
-        for p in report["patient_overlap"]
-    ]
-    return lines + image_leak_messages(report)
+def leak_messages(report: dict, names: Mapping[str, str] | None = None) -> list[str]:
+    """One line per leak, naming the patient pseudonym or the images (and with `names`, see
+    image_leak_messages, the input files)."""
+    lines = []
+    for p in report["patient_overlap"]:
+        files = sorted(names[i] for i in p["image_ids"] if i in names) if names else []
+        listed = f": {', '.join(files)}" if files else ""
+        lines.append(
+            f"patient {p['patient_id']} appears in {' and '.join(p['splits'])} ({len(p['image_ids'])} images{listed})"
+        )
+    return lines + image_leak_messages(report, names)

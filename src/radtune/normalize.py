@@ -63,6 +63,13 @@ def source_split(relative: Path) -> str | None:
     return relative.parts[0] if len(relative.parts) > 1 and relative.parts[0] in SPLITS else None
 
 
+def named_by_source(message: str, relative: Path) -> str:
+    """A decoder's one-line refusal (`<file name>: ...`) naming the file as the user knows it:
+    its path relative to the raw folder (`train/x.dcm`, not `x.dcm`)."""
+    body = message[len(relative.name) + 2 :] if message.startswith(f"{relative.name}: ") else message
+    return f"{relative.as_posix()}: {body}"
+
+
 def normalize_one(path: Path, raw_dir: Path, image_dir: Path, s: NormalizeSettings) -> Record:
     """Render one input, write its image as `<image_id>.jpg`, return its record."""
     from radtune.imaging import encode_image
@@ -83,9 +90,9 @@ def normalize_one(path: Path, raw_dir: Path, image_dir: Path, s: NormalizeSettin
     try:
         r = render_file(path, window=s.window, size=s.size, auto_percentiles=s.auto_percentiles)
     except InputRejected as e:
-        return reject(record, STAGE, str(e))
+        return reject(record, STAGE, named_by_source(str(e), relative))
     except Exception as e:  # noqa: BLE001 - an unforeseen decoder failure must not stop the stage
-        return reject(record, STAGE, f"{relative.name}: unexpected {type(e).__name__}: {e}")
+        return reject(record, STAGE, f"{relative.as_posix()}: unexpected {type(e).__name__}: {e}")
     h = r.header
     patient = h.get("PatientID")
     write_bytes_atomic(image_dir / f"{record['image_id']}.jpg", encode_image(r.image, "jpg", s.jpeg_quality))

@@ -27,6 +27,8 @@ from radtune.variants.pedirad_8k import annotate as ann
 from radtune.variants.pedirad_8k import augment as aug
 from radtune.variants.pedirad_8k import stats
 from radtune.variants.pedirad_8k import stratify as strat
+from radtune.variants.pedirad_8k.conflicts import image_digests
+from radtune.variants.pedirad_8k.labelcsv import csv_report, read_labels_csv
 
 
 def normalize(p: DictConfig, *, raw: Path, out: Path) -> None:
@@ -44,12 +46,22 @@ def normalize(p: DictConfig, *, raw: Path, out: Path) -> None:
         write_records(out / "records.json", records)
 
 
+def _say(stage: str, lines: list[str]) -> None:
+    """Lines for the stage's log (stderr, beside its rejections)."""
+    for line in lines:
+        print(f"{stage}: {line}", file=sys.stderr)
+
+
 def annotate(p: DictConfig, *, raw: Path, normalized: Path, out: Path) -> None:
-    csv_name = p.dataset.annotate.labels_csv
-    csv_path = raw / csv_name if csv_name else None
-    rows = ann.read_labels_csv(csv_path) if csv_path and csv_path.exists() else {}
+    a = p.dataset.annotate
+    settings = ann.settings(a, resolve_key(p.dataset.pseudonym))
+    csv_path = raw / a.labels_csv if a.labels_csv else None
+    labels = read_labels_csv(csv_path, a.labels_csv) if csv_path and csv_path.exists() else None
     with stage_log("annotate") as records:
-        records += ann.annotate(read_records(normalized / "records.json"), rows, resolve_key(p.dataset.pseudonym))
+        inputs = read_records(normalized / "records.json")
+        labelled, matches = ann.annotate(inputs, labels, settings, image_digests(inputs, normalized / "images"))
+        records += labelled
+        _say("annotate", csv_report(labels, matches) if labels else [])
         write_records(out, records)
 
 
@@ -64,6 +76,7 @@ def stratify(p: DictConfig, *, annotated: Path, out: Path, report: Path) -> None
             age_edges=list(s.age_bins_months),
             seed=p.seed,
         )
+        _say("stratify", [f"warning: {w}" for w in strat.split_warnings(records, s.min_split_images)])
         write_records(out, records)
         write_json(report, strat.quality_report(records, s.quality_threshold))
 
@@ -87,8 +100,20 @@ def augment(
             write_json(annotations_dir / f"{s}_annotations.json", aug.annotations(images, s))
         log = aug.processing_log(records)
         write_json(log_path, log)
-        write_json(metrics, stats.dataset_metrics(images, log))
+        write_json(metrics, stats.dataset_metrics(images, log, p.dataset.stratify.min_split_images))
         distributions_png(stats.plot_tables(images), figure, f"{p.dataset.name}: dataset (original images)")
+
+
+def source_names(published: list[dict], log: dict) -> dict[str, str]:
+    """image_id -> the input file it came from (relative to the raw folder), from the
+    processing log; augmented copies name their original's file."""
+    source = {e["image_id"]: e["source"] for e in log["files"] if e["image_id"]}
+    out = {}
+    for r in published:
+        original = r.get("augmented_from") or r["image_id"]
+        if original in source:
+            out[r["image_id"]] = source[original] + (" (augmented copy)" if r.get("augmented_from") else "")
+    return out
 
 
 def leakage_check(p: DictConfig, *, data_dir: Path, final: Final, report: Path) -> bool:
@@ -97,7 +122,7 @@ def leakage_check(p: DictConfig, *, data_dir: Path, final: Final, report: Path) 
     records, thumbs = fingerprint(published, data_dir)
     result = leakage_report(records, leak.phash_max_distance, leak.near_duplicate_min_correlation, thumbs)
     write_json(report, result)
-    for line in leak_messages(result):
+    for line in leak_messages(result, source_names(published, read_json(final[2]))):
         print(f"leakage-check: LEAK: {line}", file=sys.stderr)
     print(
         f"leakage-check: {result['images']} images, {result['patients']} patients, "

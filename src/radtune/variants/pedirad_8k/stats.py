@@ -9,6 +9,7 @@ import numpy as np
 
 from radtune.records import SPLITS, Record
 from radtune.variants.pedirad_8k.labels import FRACTURE_TYPES, NO_FRACTURE
+from radtune.variants.pedirad_8k.stratify import split_warnings
 
 AGE_HISTOGRAM_STEP = 12  # months
 
@@ -27,9 +28,11 @@ def _split_stats(images: list[Record]) -> dict:
     }
 
 
-def dataset_metrics(images: list[Record], log: dict) -> dict:
-    """`images`: the records of every written image (augmented copies included)."""
+def dataset_metrics(images: list[Record], log: dict, min_split_images: int) -> dict:
+    """`images`: the records of every written image (augmented copies included).
+    `warnings`: splits too small or without a class (`stratify.split_warnings`)."""
     originals = [r for r in images if not r.get("augmented_from")]
+    warnings = split_warnings(originals, min_split_images)
     return {
         "inputs": log["inputs"],
         "processed": log["processed"],
@@ -37,6 +40,8 @@ def dataset_metrics(images: list[Record], log: dict) -> dict:
         "augmented_images": len(images) - len(originals),
         "all": _split_stats(originals),
         **{s: _split_stats([r for r in originals if r["split"] == s]) for s in SPLITS},
+        "split_warning_count": len(warnings),
+        "split_warnings": warnings,
     }
 
 

@@ -3,7 +3,9 @@
 `stratified` splits at patient level: all images of a patient go to one split, and
 patients are spread over the splits within each stratum (age bin x sex x fracture, taken
 from the patient's first image) so that every split mirrors the whole. `keep` honours the
-train/ val/ test/ folders the inputs came in (leakage-check then verifies them)."""
+train/ val/ test/ folders the inputs came in (leakage-check then verifies them).
+`split_warnings` names a split too small to trust or without a class (stage log and
+dataset metrics)."""
 
 from __future__ import annotations
 
@@ -16,11 +18,12 @@ from radtune.records import SPLITS, Record, is_ok, reject
 from radtune.seeds import sub_rng
 
 STAGE = "stratify"
+MIN_IMAGES_KEY = "dataset.stratify.min_split_images"
 
 
 def quality_gate(records: list[Record], threshold: float) -> list[Record]:
     return [
-        reject(r, STAGE, f"{r['source'].rsplit('/', 1)[-1]}: quality {r['quality_score']:.3f} < threshold {threshold}")
+        reject(r, STAGE, f"{r['source']}: quality {r['quality_score']:.3f} < threshold {threshold}")
         if is_ok(r) and r["quality_score"] < threshold
         else r
         for r in records
@@ -79,6 +82,27 @@ def stratify(
         first_image.setdefault(r["patient_id"], r)
     split_of = assign_patients({p: stratum(r, age_edges) for p, r in first_image.items()}, ratios, seed)
     return [{**r, "split": split_of[r["patient_id"]]} if is_ok(r) else r for r in gated]
+
+
+def split_warnings(records: list[Record], min_images: int) -> list[str]:
+    """One line per split too small for its metrics to mean much (fewer than `min_images`
+    images; 0 turns this off), empty, or without a fracture or without a normal image."""
+    kept = [r for r in records if is_ok(r) and r.get("split")]
+    out = []
+    for s in SPLITS:
+        part = [r for r in kept if r["split"] == s]
+        fractures = sum(bool(r["fracture"]) for r in part)
+        if not part:
+            out.append(f"split {s} has no images")
+            continue
+        if len(part) < min_images:
+            why = "too few to learn from" if s == "train" else "metrics on it will be noisy"
+            out.append(f"split {s} has {len(part)} images (< {MIN_IMAGES_KEY} {min_images}): {why}")
+        if fractures == 0:
+            out.append(f"split {s} has no fracture image ({len(part)} normal)")
+        elif fractures == len(part):
+            out.append(f"split {s} has no normal image ({len(part)} fracture)")
+    return out
 
 
 def quality_report(records: list[Record], threshold: float) -> dict:
