@@ -1,4 +1,5 @@
-"""Quality score: calibration on radiograph-like phantoms, component behaviour."""
+"""Quality score: calibration on radiograph-like phantoms, component behaviour, the anatomy
+mask. (Exports of the synthetic sample as users bring them: test_quality_exports.py.)"""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 from radtune import quality
+from radtune.quality import anatomy_mask, measures
 from radtune.render import render_file
 from test_pixels import make_dicom
 
@@ -42,20 +44,21 @@ def _score(tmp_path: Path, name: str, photometric: str = "MONOCHROME2", **kw) ->
 def test_well_exposed_scores_high(tmp_path, photometric):
     q = _score(tmp_path, "good", photometric)
     assert q["score"] >= 0.9, q
-    assert set(q["components"]) == {"exposure", "contrast", "sharpness", "noise"}
+    assert tuple(q["components"]) == quality.COMPONENTS
     assert all(0.0 <= v <= 1.0 for v in q["components"].values())
-    # the documented weighted sum
-    s = sum(quality.WEIGHTS[k] * v for k, v in q["components"].items())
-    assert q["score"] == pytest.approx(s, abs=2e-4)
+    # the documented product
+    assert q["score"] == pytest.approx(float(np.prod(list(q["components"].values()))), abs=2e-4)
+    assert q["detail"] == "" or all(k in quality.COMPONENTS for k in [p.split()[0] for p in q["detail"].split(", ")])
 
 
 def test_underexposed_scores_low(tmp_path):
-    # stored values confined to ~40..300 of 4095 (spread < 8%), relatively strong noise,
-    # no window in the header
+    # stored values confined to ~40..300 of 4095 (anatomy spread < 8%), relatively strong
+    # noise, no window in the header
     q = _score(tmp_path, "under", lo=40, hi=300, noise=15)
     assert q["measures"]["spread"] < 0.08
-    assert q["score"] < 0.8, q
+    assert q["score"] < 0.5, q
     assert q["components"]["exposure"] < 0.3
+    assert q["detail"].startswith("exposure 0.00 (anatomy spans ") and "detector range 0..4095" in q["detail"]
 
 
 @pytest.mark.parametrize("border", [0, 4095])
@@ -64,14 +67,35 @@ def test_underexposed_with_constant_border_still_low(tmp_path, border):
     arr[:, :150] = border  # collimation / unexposed border must not fake a wide spread
     p = make_dicom(tmp_path / "ub.dcm", arr, "MONOCHROME2", 12)
     q = render_file(p).quality
-    assert q["measures"]["spread"] < 0.08 and q["score"] < 0.8, q
+    assert q["measures"]["spread"] < 0.08 and q["score"] < 0.5, q
+
+
+@pytest.mark.parametrize("border", [0, 4095])
+def test_good_with_collimation_border_stays_high(tmp_path, border):
+    arr = radiograph()
+    arr[:, :120] = border  # a shutter band: neither anatomy nor clipped anatomy
+    arr[-90:, :] = border
+    p = make_dicom(tmp_path / "gb.dcm", arr, "MONOCHROME2", 12)
+    q = render_file(p).quality
+    assert q["score"] >= 0.9 and q["measures"]["clipped_low"] + q["measures"]["clipped_high"] < 0.1, q
 
 
 def test_blur_lowers_sharpness(tmp_path):
     sharp = _score(tmp_path, "sharp", blur=0.5)
-    blurred = _score(tmp_path, "blurred", blur=6.0)
+    blurred = _score(tmp_path, "blurred", blur=10.0)  # 5 px at the 512 analysis size
     assert blurred["components"]["sharpness"] < sharp["components"]["sharpness"] - 0.3
     assert blurred["score"] < sharp["score"]
+    assert "sharpness" in blurred["detail"]
+
+
+def test_edge_width_recovers_the_blur():
+    # a vertical step blurred with sigma s: the measure is s (its definition)
+    step = np.zeros((128, 128))
+    step[:, 64:] = 200.0
+    mask = np.ones(step.shape, bool)
+    for s in (2.0, 3.0, 4.0):
+        img = np.clip(np.rint(cv2.GaussianBlur(step, (0, 0), s) + 20), 0, 255).astype(np.uint8)
+        assert measures.edge_width(img, mask) == pytest.approx(s, rel=0.15)
 
 
 def test_noise_lowers_noise_component():
@@ -79,37 +103,70 @@ def test_noise_lowers_noise_component():
     base = np.tile(np.linspace(40, 220, 256), (256, 1))
     clean = base.astype(np.uint8)
     noisy = np.clip(base + rng.normal(0, 25, base.shape), 0, 255).astype(np.uint8)
-    v, c = np.unique(clean, return_counts=True)
-    q_clean = quality.assess(v, c, (0, 255), clean)
-    v, c = np.unique(noisy, return_counts=True)
-    q_noisy = quality.assess(v, c, (0, 255), noisy)
+    q_clean = quality.assess(clean, (0, 255), clean)
+    q_noisy = quality.assess(noisy, (0, 255), noisy)
     assert q_clean["components"]["noise"] == 1.0
     assert q_noisy["components"]["noise"] < 0.5
     # Immerkaer's estimate recovers the added sigma (independent check of the measure)
     assert q_noisy["measures"]["noise_sigma"] == pytest.approx(25, rel=0.25)
 
 
-def test_exposure_measures_vs_numpy():
+def test_value_range_use_vs_numpy():
     rng = np.random.default_rng(2)
     a = rng.integers(0, 4096, 100_000)
-    a[:30_000] = 4095  # saturated: counted as clipped, left out of the spread
-    v, c = np.unique(a, return_counts=True)
-    e = quality.exposure_measures(v, c, (0, 4095))
-    rest = a[a != 4095]
-    ref = (np.percentile(rest, 99, method="inverted_cdf") - np.percentile(rest, 1, method="inverted_cdf")) / 4095
+    a[:30_000] = 4095  # saturated: counted as clipped high
+    a[30_000:31_000] = 0
+    e = measures.value_range_use(a, (0, 4095))
+    ref = (np.percentile(a, 99, method="inverted_cdf") - np.percentile(a, 1, method="inverted_cdf")) / 4095
     assert e["spread"] == pytest.approx(ref, abs=1e-6)
-    assert e["clipped"] == pytest.approx(np.mean((a == 0) | (a == 4095)))
+    assert e["clipped_high"] == pytest.approx(np.mean(a == 4095))
+    assert e["clipped_low"] == pytest.approx(np.mean(a == 0))
+
+
+def _phantom_display() -> tuple[np.ndarray, np.ndarray]:
+    """A displayed 8-bit radiograph: black letterbox bars, a white shutter band, black air
+    with a gentle heel-effect ramp, and an ellipse of textured anatomy. Returns (image,
+    true anatomy mask)."""
+    rng = np.random.default_rng(4)
+    img = np.zeros((512, 512), np.uint8)
+    yy, xx = np.mgrid[0:512, 0:512]
+    anatomy = ((xx - 256) / 90.0) ** 2 + ((yy - 280) / 170.0) ** 2 < 1
+    field = np.zeros_like(anatomy)
+    field[40:500, 80:432] = True
+    air = np.clip(8 + (yy - 40) * 12 / 460 + rng.normal(0, 0.7, yy.shape), 0, 255)
+    tissue = 90 + 60 * np.sin(xx / 7.0) * np.cos(yy / 11.0) + rng.normal(0, 2, yy.shape)
+    img[field] = air[field].astype(np.uint8)
+    img[anatomy] = np.clip(tissue[anatomy], 0, 255).astype(np.uint8)
+    img[16:40, 64:448] = 255  # shutter band on top of the field
+    img[:, :64] = img[:, 448:] = 0  # letterbox bars
+    return img, anatomy
+
+
+def test_anatomy_mask_excludes_padding_shutter_and_air():
+    img, truth = _phantom_display()
+    m = anatomy_mask(img)
+    iou = (m & truth).sum() / (m | truth).sum()
+    assert iou > 0.95, iou
+
+
+def test_anatomy_mask_keeps_a_flat_saturated_part():
+    # saturated anatomy is flat white: it stays anatomy (and counts as clipped)
+    img, truth = _phantom_display()
+    img[truth] = 255
+    m = anatomy_mask(img)
+    assert (m & truth).sum() / truth.sum() > 0.95
+    q = quality.assess(img, (0, 255), img)
+    assert q["components"]["clipping"] == 0.0 and q["detail"].startswith("clipping 0.00")
 
 
 def test_padding_is_ignored():
     rng = np.random.default_rng(3)
-    img = rng.integers(60, 200, (512, 512)).astype(np.uint8)
-    padded = img.copy()
-    padded[:, :128] = 0
-    padded[:, -128:] = 0
-    mask = np.zeros(img.shape, bool)
-    mask[:, 128:-128] = True
-    v, c = np.unique(img, return_counts=True)
-    a = quality.assess(v, c, (0, 255), padded, mask)["measures"]["cv"]
-    inner = img[:, 128:-128].astype(float)
-    assert a == pytest.approx(inner.std() / inner.mean(), abs=1e-3)
+    img = rng.integers(60, 200, (512, 256)).astype(np.uint8)
+    padded = np.zeros((512, 512), np.uint8)
+    padded[:, 128:-128] = img
+    content = np.zeros(padded.shape, bool)
+    content[:, 128:-128] = True
+    q = quality.assess(img, (0, 255), padded, content)
+    assert q["measures"]["anatomy_fraction"] == 1.0
+    ref = np.percentile(img, 99, method="inverted_cdf") - np.percentile(img, 1, method="inverted_cdf")
+    assert q["measures"]["spread"] == pytest.approx(ref / 255, abs=1e-4)  # measures are rounded to 4 places

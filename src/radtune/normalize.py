@@ -112,6 +112,7 @@ def normalize_one(path: Path, raw_dir: Path, image_dir: Path, s: NormalizeSettin
         "source_shape": list(r.source_shape),
         "quality_score": r.quality["score"],
         "quality": r.quality["components"],
+        "quality_detail": r.quality["detail"],
     }
 
 

@@ -9,6 +9,7 @@ Fields, by the stage that sets them:
              val/test folder or null), status, stage, reason, image_id, patient_id
              (keyed-hash pseudonym), header_sex, header_age_months, modality, body_part,
              view, decision, padding, scale, source_shape, quality_score, quality
+             (components), quality_detail (the components below 1 in words)
   annotate   age_months, sex, fracture, fracture_type, location, bone_age_months,
              clinical_context, label_source, label_flags
   stratify   split

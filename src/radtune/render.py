@@ -73,13 +73,7 @@ def render_file(
         analysis, apad = image, padding
     else:
         analysis, apad, _ = imaging.letterbox(shown.image, ANALYSIS_SIZE)
-    q = quality.assess(
-        shown.hist[0],
-        shown.hist[1],
-        shown.detector_range,
-        analysis,
-        imaging.content_mask(analysis.shape, apad),
-    )
+    q = quality.assess(src.stored, shown.detector_range, analysis, imaging.content_mask(analysis.shape, apad))
     return Rendered(
         image=image,
         padding=padding,

@@ -21,11 +21,18 @@ STAGE = "stratify"
 MIN_IMAGES_KEY = "dataset.stratify.min_split_images"
 
 
+def quality_reason(record: Record, threshold: float) -> str:
+    """`<source>: quality 0.412 < threshold 0.85: exposure 0.10 (anatomy spans 12% of ...)`:
+    the failing components (normalize's `quality_detail`), worst first."""
+    detail = record.get("quality_detail")
+    return f"{record['source']}: quality {record['quality_score']:.3f} < threshold {threshold}" + (
+        f": {detail}" if detail else ""
+    )
+
+
 def quality_gate(records: list[Record], threshold: float) -> list[Record]:
     return [
-        reject(r, STAGE, f"{r['source']}: quality {r['quality_score']:.3f} < threshold {threshold}")
-        if is_ok(r) and r["quality_score"] < threshold
-        else r
+        reject(r, STAGE, quality_reason(r, threshold)) if is_ok(r) and r["quality_score"] < threshold else r
         for r in records
     ]
 
@@ -124,6 +131,7 @@ def quality_report(records: list[Record], threshold: float) -> dict:
                 "source": r["source"],
                 "quality_score": r["quality_score"],
                 "components": r["quality"],
+                "detail": r.get("quality_detail"),
             }
             for r in sorted(excluded, key=lambda r: r["source"])
         ],

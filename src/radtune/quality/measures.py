@@ -1,0 +1,91 @@
+"""Raw measures on the anatomy (see :mod:`radtune.quality` for what they mean and how
+they become components). Every function is pure and takes boolean anatomy masks."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+#: percentiles that bound the anatomy's value spread (robust to a few outliers)
+SPREAD_PERCENTILES = (1.0, 99.0)
+# Immerkaer's kernel: difference of two Laplacians, blind to planes and ramps
+_IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float64)
+_NOISE_MIN_PIXELS = 64
+#: edges: the steepest EDGE_TOP_FRACTION of the anatomy's pixels, step height taken
+#: within EDGE_REACH pixels (a step blurred up to sigma ~5 px fits), EDGE_QUANTILE of widths
+EDGE_TOP_FRACTION = 0.02
+EDGE_REACH = 12
+EDGE_QUANTILE = 0.10
+
+
+def source_mask(mask: np.ndarray, content: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``mask`` (analysis geometry: a letterbox whose non-padding area is ``content``)
+    mapped back onto the source image of ``shape`` (nearest neighbour)."""
+    rows, cols = np.flatnonzero(content.any(axis=1)), np.flatnonzero(content.any(axis=0))
+    if rows.size == 0:
+        return np.zeros(shape, dtype=bool)
+    crop = mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].astype(np.uint8)
+    return cv2.resize(crop, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST).astype(bool)
+
+
+def value_range_use(values: np.ndarray, value_range: tuple[float, float]) -> dict[str, float]:
+    """How the anatomy's values use the available range (detector range for stored values,
+    0..255 for a displayed image): ``spread`` = (p99 - p1) / range, ``clipped_low`` /
+    ``clipped_high`` = fractions at or beyond the floor / ceiling."""
+    lo, hi = value_range
+    if values.size == 0:
+        return {"spread": 0.0, "clipped_low": 0.0, "clipped_high": 0.0}
+    v = values.astype(np.float64, copy=False).ravel()
+    p_lo, p_hi = np.percentile(v, SPREAD_PERCENTILES, method="inverted_cdf")
+    span = max(hi - lo, 1e-12)
+    return {
+        "spread": float(np.clip((p_hi - p_lo) / span, 0.0, 1.0)),
+        "clipped_low": float(np.mean(v <= lo)),
+        "clipped_high": float(np.mean(v >= hi)),
+    }
+
+
+def _inner(mask: np.ndarray) -> np.ndarray:
+    """``mask`` eroded by one pixel (filters must not straddle its edge), or ``mask`` if
+    too little would remain."""
+    inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    return inner if inner.sum() >= _NOISE_MIN_PIXELS else mask
+
+
+def noise_sigma(image: np.ndarray, mask: np.ndarray) -> float:
+    """Immerkaer's (1996) fast noise estimate (grey levels) inside ``mask``."""
+    inner = _inner(mask)
+    if not inner.any():
+        return 0.0
+    conv = cv2.filter2D(image.astype(np.float64), cv2.CV_64F, _IMMERKAER, borderType=cv2.BORDER_REPLICATE)
+    return float(np.sqrt(np.pi / 2.0) * np.abs(conv[inner]).mean() / 6.0)
+
+
+def display_spread(image: np.ndarray, mask: np.ndarray) -> float:
+    """p1..p99 of the displayed anatomy, in grey levels (0 when there is none)."""
+    if not mask.any():
+        return 0.0
+    p_lo, p_hi = np.percentile(image[mask], SPREAD_PERCENTILES, method="inverted_cdf")
+    return float(p_hi - p_lo)
+
+
+def edge_width(image: np.ndarray, mask: np.ndarray) -> float:
+    """Width of the anatomy's sharpest edges, as the Gaussian sigma (pixels) of a step
+    blurred to look like them. A step of height H blurred with sigma s has a steepest
+    gradient H / (s * sqrt(2 pi)). At the EDGE_TOP_FRACTION steepest pixels inside
+    ``mask`` (Sobel gradient), H is the grey-level range within EDGE_REACH pixels and s is
+    estimated; the EDGE_QUANTILE quantile of s is returned -- a blurred image has no sharp
+    edge anywhere, while a sharp one may also show soft edges (soft tissue, a low-contrast
+    skin line). Independent of window and contrast; 0 when the anatomy has no edge."""
+    inner = _inner(mask)
+    if not inner.any():
+        return 0.0
+    x = image.astype(np.float32)
+    grad = np.hypot(cv2.Sobel(x, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(x, cv2.CV_32F, 0, 1, ksize=3)) / 8.0
+    cut = float(np.quantile(grad[inner], 1.0 - EDGE_TOP_FRACTION))
+    steep = inner & (grad >= cut) & (grad > 0)
+    if not steep.any():
+        return 0.0
+    kernel = np.ones((2 * EDGE_REACH + 1, 2 * EDGE_REACH + 1), np.uint8)
+    step = cv2.dilate(image, kernel).astype(np.float32) - cv2.erode(image, kernel).astype(np.float32)
+    return float(np.quantile(step[steep] / (grad[steep] * np.sqrt(2.0 * np.pi)), EDGE_QUANTILE))
