@@ -39,36 +39,42 @@ BACKGROUND_LEVEL = 64
 LEVEL_TOL = 24
 
 
-def _uniform(line: np.ndarray) -> bool:
-    """True when ``line`` (1-D, one row or column) is a uniform band. Its outer
-    BAND_END_SKIP at each end are not looked at: where two bands meet (a shutter behind a
-    letterbox bar), a blurred or ringing corner must not hide the band."""
-    skip = int(line.size * BAND_END_SKIP)
-    line = line[skip : line.size - skip]
-    if line.size == 0:
-        return True
-    med = float(np.median(line))
-    return float(np.mean(np.abs(line.astype(np.float64) - med) <= BAND_TOL)) >= BAND_UNIFORM_FRACTION
+def _uniform_rows(block: np.ndarray) -> np.ndarray:
+    """For each row of ``block``: is it a uniform band? The outer BAND_END_SKIP of each row
+    is not looked at: where two bands meet (a shutter behind a letterbox bar), a blurred or
+    ringing corner must not hide the band."""
+    skip = int(block.shape[1] * BAND_END_SKIP)
+    core = block[:, skip : block.shape[1] - skip].astype(np.int16)
+    if core.shape[1] == 0:
+        return np.ones(block.shape[0], dtype=bool)
+    med = np.median(core, axis=1, keepdims=True)
+    return np.mean(np.abs(core - med) <= BAND_TOL, axis=1) >= BAND_UNIFORM_FRACTION
+
+
+def _peel(uniform: np.ndarray) -> tuple[int, int]:
+    """(leading, trailing) run lengths of True in ``uniform``."""
+    if uniform.all():
+        return len(uniform), 0
+    return int(np.argmin(uniform)), int(np.argmin(uniform[::-1]))
 
 
 def field_box(image: np.ndarray, content: np.ndarray) -> tuple[int, int, int, int]:
     """(top, bottom, left, right) -- bottom/right exclusive -- of the exposed field: the
-    bounding box of ``content`` with uniform bands peeled off each side."""
+    bounding box of ``content`` with uniform bands peeled off each side (rows, then
+    columns, again until nothing changes: a letterbox bar can hide a shutter band)."""
     rows, cols = np.flatnonzero(content.any(axis=1)), np.flatnonzero(content.any(axis=0))
     if rows.size == 0:
         return 0, 0, 0, 0
     t, b, left, r = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-    changed = True
-    while changed:  # a letterbox bar can hide a shutter band behind it: peel until stable
-        changed = False
-        if t < b and _uniform(image[t, left:r]):
-            t, changed = t + 1, True
-        if b > t and _uniform(image[b - 1, left:r]):
-            b, changed = b - 1, True
-        if left < r and _uniform(image[t:b, left]):
-            left, changed = left + 1, True
-        if r > left and _uniform(image[t:b, r - 1]):
-            r, changed = r - 1, True
+    while t < b and left < r:
+        head, tail = _peel(_uniform_rows(image[t:b, left:r]))
+        t, b = t + head, max(b - tail, t + head)
+        if t >= b:
+            break
+        first, last = _peel(_uniform_rows(image[t:b, left:r].T))
+        left, r = left + first, max(r - last, left + first)
+        if head == tail == first == last == 0:
+            break
     return t, b, left, r
 
 

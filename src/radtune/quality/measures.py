@@ -28,6 +28,14 @@ def source_mask(mask: np.ndarray, content: np.ndarray, shape: tuple[int, int]) -
     return cv2.resize(crop, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST).astype(bool)
 
 
+def clipped(values: np.ndarray, value_range: tuple[float, float]) -> tuple[float, float]:
+    """Fractions of ``values`` at or beyond the floor / ceiling of ``value_range``."""
+    if values.size == 0:
+        return 0.0, 0.0
+    lo, hi = value_range
+    return float(np.mean(values <= lo)), float(np.mean(values >= hi))
+
+
 def value_range_use(values: np.ndarray, value_range: tuple[float, float]) -> dict[str, float]:
     """How the anatomy's values use the available range (detector range for stored values,
     0..255 for a displayed image): ``spread`` = (p99 - p1) / range, ``clipped_low`` /
@@ -35,13 +43,14 @@ def value_range_use(values: np.ndarray, value_range: tuple[float, float]) -> dic
     lo, hi = value_range
     if values.size == 0:
         return {"spread": 0.0, "clipped_low": 0.0, "clipped_high": 0.0}
-    v = values.astype(np.float64, copy=False).ravel()
+    v = values.ravel()
     p_lo, p_hi = np.percentile(v, SPREAD_PERCENTILES, method="inverted_cdf")
+    low, high = clipped(v, value_range)
     span = max(hi - lo, 1e-12)
     return {
-        "spread": float(np.clip((p_hi - p_lo) / span, 0.0, 1.0)),
-        "clipped_low": float(np.mean(v <= lo)),
-        "clipped_high": float(np.mean(v >= hi)),
+        "spread": float(np.clip((float(p_hi) - float(p_lo)) / span, 0.0, 1.0)),
+        "clipped_low": low,
+        "clipped_high": high,
     }
 
 

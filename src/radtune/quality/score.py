@@ -60,20 +60,19 @@ def measure(
     interior = cv2.erode(anatomy.astype(np.uint8), np.ones((2 * CLIP_EDGE + 1,) * 2, np.uint8)).astype(bool)
     if interior.sum() < MIN_ANATOMY_PIXELS:
         interior = anatomy
-    on_source = m.source_mask(anatomy, content, stored.shape)
-    stored_use = m.value_range_use(stored[on_source], detector_range)
-    inner_source = m.source_mask(interior, content, stored.shape)
-    stored_clip = m.value_range_use(stored[inner_source], detector_range)
-    shown_clip = m.value_range_use(image[interior], (0, 255))
+    stored_use = m.value_range_use(stored[m.source_mask(anatomy, content, stored.shape)], detector_range)
+    stored_low, stored_high = m.clipped(stored[m.source_mask(interior, content, stored.shape)], detector_range)
+    shown_low, shown_high = m.clipped(image[interior], (0, 255))
     spread = m.display_spread(image, anatomy)
+    sigma = m.noise_sigma(image, anatomy)
     return {
         **out,
         "spread": stored_use["spread"],
-        "clipped_low": max(stored_clip["clipped_low"], shown_clip["clipped_low"]),
-        "clipped_high": max(stored_clip["clipped_high"], shown_clip["clipped_high"]),
+        "clipped_low": max(stored_low, shown_low),
+        "clipped_high": max(stored_high, shown_high),
         "edge_sigma": m.edge_width(image, anatomy),
-        "noise_sigma": m.noise_sigma(image, anatomy),
-        "noise_ratio": m.noise_sigma(image, anatomy) / max(spread, 1.0),
+        "noise_sigma": sigma,
+        "noise_ratio": sigma / max(spread, 1.0),
     }
 
 
