@@ -26,8 +26,13 @@ Components (each in [0, 1], 1 = nothing wrong; constants in :mod:`radtune.qualit
 
 Calibration is by what a radiographer calls acceptable, not by fitting the sample: each
 component is 1 over the acceptable range and falls linearly to 0 at the value that makes a
-view non-diagnostic (blank; anatomy in under a tenth of the range; a third of it burnt
-out; edges smeared over ~2 % of the image; noise at 5 % of the anatomy's contrast).
+view non-diagnostic (anatomy under 1 % of the field; anatomy in under a tenth of the value
+range; 40 % of it burnt out; edges smeared to a sigma of 4.5 px, a ~2 % wide ramp; noise
+at 5 % of the anatomy's contrast). The acceptable ends were then checked against the
+synthetic sample's normal views (a small child's lateral forearm covers 5-7 % of the
+field; overlapping bones in a bone window put up to ~15 % of a thin part at white; the
+softest normal views have edges of sigma ~2.4 px): they must not be penalised.
+Sharpness is judged at the analysis size (512): what the pipeline writes and trains on.
 
 score = product of the components: one failing component fails the image, and two mild
 faults compound. ``detail`` names the components below 1, worst first, with their values in
