@@ -34,7 +34,8 @@ def main() -> None:
     model_cfg = OmegaConf.to_container(p.model, resolve=True)
     test, val_metrics = evaluate(args.model, args.data_dir, eval_cfg, seed=p.seed, variant=variant, model_cfg=model_cfg)
     metrics, _, predictions = test
-    state = {KEY: read_registry_entry(args.registry, p.export.dataset_id).get(KEY)}
+    named = read_registry_entry(args.registry, p.export.dataset_id).get(KEY)
+    state = {KEY: named} if named else {}  # the data state the metrics describe (radtune.datastate)
     write_json(args.metrics, {**state, **metrics})
     write_json(args.val_metrics, {**state, **val_metrics})
     rows = split_rows(args.data_dir, "test", eval_cfg.get("max_samples"))
