@@ -19,9 +19,12 @@ def main() -> None:
     ap.add_argument("--val-metrics", type=Path, required=True, help="val metrics JSON (for choosing recipes)")
     ap.add_argument("--predictions", type=Path, required=True, help="per-sample predictions JSONL")
     ap.add_argument("--figures", type=Path, required=True, help="folder of PNG figures (confusion, scores, montage)")
+    ap.add_argument("--registry", type=Path, required=True, help="dataset registry (the data state the metrics name)")
     args = ap.parse_args()
 
-    from radtune.evaluate import evaluate, split_rows
+    from radtune.datastate import KEY
+    from radtune.evaluate import evaluate, located, split_rows
+    from radtune.export import read_registry_entry
     from radtune.io import write_json, write_jsonl
     from radtune.report import eval_figures
 
@@ -31,10 +34,13 @@ def main() -> None:
     model_cfg = OmegaConf.to_container(p.model, resolve=True)
     test, val_metrics = evaluate(args.model, args.data_dir, eval_cfg, seed=p.seed, variant=variant, model_cfg=model_cfg)
     metrics, _, predictions = test
-    write_json(args.metrics, metrics)
-    write_json(args.val_metrics, val_metrics)
-    write_jsonl(args.predictions, predictions)
+    named = read_registry_entry(args.registry, p.export.dataset_id).get(KEY)
+    state = {KEY: named} if named else {}  # the data state the metrics describe (radtune.datastate)
+    write_json(args.metrics, {**state, **metrics})
+    write_json(args.val_metrics, {**state, **val_metrics})
     rows = split_rows(args.data_dir, "test", eval_cfg.get("max_samples"))
+    sources = variant.source_names(p, data_dir=args.data_dir)
+    write_jsonl(args.predictions, located(predictions, rows, args.data_dir, sources))
     eval_figures(args.figures, variant, p, args.data_dir, rows, test)
 
 

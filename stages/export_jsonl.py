@@ -8,6 +8,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from radtune import variants
+from radtune.datastate import data_state
 from radtune.export import locked_hashes, write_export
 from radtune.params import load_params
 from radtune.stagelog import print_summary, run
@@ -29,9 +30,17 @@ def main() -> None:
         "export": OmegaConf.to_container(p.export, resolve=True),
     }
     rows = {s: variant.export_rows(p, data_dir=args.data_dir, split=s) for s in p.export.splits}
-    dvc_hashes = locked_hashes(args.data_dir / f for f in p.dataset.layout.final[:2])
+    published = [args.data_dir / f for f in p.dataset.layout.final[:2]]
     counts = write_export(
-        args.data_dir, args.out, args.registry, p.export.dataset_id, made_by, rows, variant.positive_key, dvc_hashes
+        args.data_dir,
+        args.out,
+        args.registry,
+        p.export.dataset_id,
+        made_by,
+        rows,
+        variant.positive_key,
+        locked_hashes(published),
+        data_state(args.data_dir, published),
     )
     print_summary("export-jsonl", started, **{f"{s} rows": n for s, n in counts.items()})
 

@@ -31,9 +31,11 @@ def draw(rng: np.random.Generator, fracture: bool) -> np.ndarray:
 
 
 def make_data_dir(root: Path, n: dict[str, int] | None = None, seed: int = 0) -> Path:
-    """Write processed/<split>/*.jpg and annotations/<split>_annotations.json under root."""
+    """Write processed/<split>/*.jpg, annotations/<split>_annotations.json and
+    processing_log.json under root."""
     n = n or {"train": 24, "val": 8, "test": 8}
     rng = np.random.default_rng(seed)
+    files: list[dict] = []
     for split, count in n.items():
         records = []
         for i in range(count):
@@ -63,6 +65,10 @@ def make_data_dir(root: Path, n: dict[str, int] | None = None, seed: int = 0) ->
         ann = root / "annotations" / f"{split}_annotations.json"
         ann.parent.mkdir(parents=True, exist_ok=True)
         ann.write_text(json.dumps(records, indent=2))
+        files += [{"source": f"site_a/{r['image_id']}_wrist.dcm", "image_id": r["image_id"]} for r in records]
+    # the processing log names every image's input file (eval's predictions name it)
+    log = {"inputs": len(files), "processed": len(files), "rejected": 0, "files": files}
+    (root / "processing_log.json").write_text(json.dumps(log, indent=2))
     return root
 
 

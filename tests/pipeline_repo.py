@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 from radtune.params import compose
 
 ROOT = Path(__file__).resolve().parents[1]
-COPIED = ("conf", "stages", "src", "dvc.yaml", "params.yaml", ".dvcignore")
+COPIED = ("conf", "stages", "src", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore")
 
 
 def env() -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -105,3 +106,32 @@ def test_inspect_bad_one_line():
     r = run("inspect", _bundled("rtplan.dcm"))
     assert r.returncode != 0 and "Traceback" not in r.stderr
     assert r.stderr.strip().splitlines() == [r.stderr.strip()] and "(7FE0,0010) Pixel Data is missing" in r.stderr
+
+
+@pytest.mark.parametrize("how", ["relative", "absolute", "dotted"])
+def test_errors_name_the_file_as_given(tmp_path, how):
+    """#11 point 6: a user with files of the same name in several folders must see which one
+    failed: the error names the path exactly as typed, not only its base name."""
+    (tmp_path / "site_a").mkdir()
+    (tmp_path / "site_a" / "empty.jpg").write_bytes(b"")
+    shutil.copy(_bundled("MR_truncated.dcm"), tmp_path / "site_a" / "scan.dcm")
+    given = {"relative": "site_a/{}", "absolute": str(tmp_path / "site_a" / "{}"), "dotted": "./site_a/../site_a/{}"}
+    for name, command in (
+        ("empty.jpg", "convert"),
+        ("scan.dcm", "convert"),
+        ("scan.dcm", "inspect"),
+        ("no.dcm", "inspect"),
+    ):
+        src = given[how].format(name)
+        extra = [str(tmp_path / "out.jpg")] if command == "convert" else []
+        r = subprocess.run(
+            [sys.executable, "-m", "radtune.cli", command, src, *extra],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+        )
+        assert r.returncode == 2, r.stderr
+        assert r.stderr.strip().startswith(f"radtune {command}: error: {src}: "), r.stderr
+    r = run("convert", _bundled("CT_small.dcm"), str(tmp_path / "sub" / "out.bmp"))
+    assert f"error: {tmp_path / 'sub' / 'out.bmp'}: unsupported image suffix" in r.stderr, r.stderr

@@ -240,3 +240,16 @@ def test_export_jsonl_for_the_vlm(run: dict) -> None:
     assert entry["hemorrhage_counts"]["train"] == sum(
         json.loads(r["target"])["hemorrhage"] for r in read_jsonl(d / "jsonl" / "train.jsonl")
     )
+
+
+def test_prediction_sources_name_the_input_set_not_the_file(run: dict) -> None:
+    """#11 point 9: eval's predictions name where each image came from; for ct_v4 that is the
+    input set (v3, roboflow, pool), never a DICOM file name (which can carry identifiers)."""
+    from radtune import variants
+    from radtune.params import load_params
+
+    names = variants.get("ct_v4").source_names(load_params(run["repo"] / "params.yaml"), data_dir=run["d"])
+    test_ids = [json.loads(line)["id"] for line in (run["d"] / "jsonl/test.jsonl").read_text().splitlines()]
+    assert test_ids and set(test_ids) <= names.keys()
+    assert {names[i] for i in test_ids} <= {"v3", "roboflow", "pool"}
+    assert any(v.endswith("(augmented copy)") for v in names.values())

@@ -243,7 +243,23 @@ def test_eval_outputs(pipeline):
     assert (root / METRICS / "training_curves.png").stat().st_size > 1000
     preds = read_jsonl(root / METRICS / "eval_predictions.jsonl")
     assert [p["id"] for p in preds] == [r["id"] for r in read_jsonl(root / DATA / "jsonl" / "test.jsonl")]
+    # #11 point 9: each answer names its image (as a path from the repository root) and its input file
+    for p in preds:
+        assert p["image"] == f"{DATA}/processed/test/{p['id']}.jpg" and (root / p["image"]).is_file()
+        assert p["source"] == f"site_a/{p['id']}_wrist.dcm"
     assert "eval: test: 6 examples" in logs["stages/eval.py"]
+
+
+def test_metrics_name_the_data_state(pipeline):
+    """#11 point 9: the registry, the training metrics and the eval metrics name the data
+    state of the published dataset they were computed on (radtune.datastate)."""
+    from radtune.datastate import data_state
+
+    root, _ = pipeline
+    state = data_state(root / DATA, [root / DATA / "processed", root / DATA / "annotations"])
+    assert read_registry_entry(root / DATA / "dataset_registry.yml", "pedirad-8k")["data_state"] == state
+    for name in ("train/metrics.json", "eval.json", "eval_val.json"):
+        assert read_json(root / METRICS / name)["data_state"] == state, name
 
 
 def test_registry_takes_the_dvc_hashes_from_the_lock(tmp_path):

@@ -11,7 +11,7 @@ import yaml
 
 from radtune.errors import ConfigError
 from radtune.gates import check_gates, parse_gate, tolerance_problems
-from radtune.verify import hash_changes, metric_violations, verify
+from radtune.verify import data_state_problems, hash_changes, metric_violations, verify
 
 
 def _entry(path: str, md5: str) -> dict:
@@ -52,6 +52,19 @@ def test_metric_tolerances_first_match_wins_and_unmatched_must_be_exact():
     assert not any("fracture_f1" in p for p in problems)
     assert any("fracture_accuracy" in p for p in problems) and any("ci95.1" in p for p in problems)
     assert any("gone" in p and "disappeared" in p for p in problems)
+
+
+def test_data_state_appearing_is_fine_changing_or_differing_is_not():
+    """#11 point 9: results committed before metrics named their data state verify against a
+    rerun that names it; a changed state, or model metrics of another state than the
+    dataset metrics, fail."""
+    assert metric_violations("metrics/v/eval.json", {"acc": 0.5}, {"data_state": "abc", "acc": 0.5}, {}) == []
+    assert metric_violations("metrics/v/eval.json", {"data_state": "abc"}, {"data_state": "abd"}, {})
+    assert metric_violations("metrics/v/eval.json", {"data_state": "abc"}, {}, {})
+    same = {"metrics/v/dataset.json": {"data_state": "abc"}, "metrics/v/eval.json": {"data_state": "abc"}}
+    assert data_state_problems({**same, "metrics/v/old.json": {"acc": 1}}) == []
+    (line,) = data_state_problems({**same, "metrics/v/eval_val.json": {"data_state": "fff"}})
+    assert "metrics/v/eval_val.json: fff" in line and "metrics/v/dataset.json: abc" in line
 
 
 @pytest.mark.parametrize(

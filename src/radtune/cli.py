@@ -11,7 +11,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from radtune.errors import ConfigError, InputRejected
+from radtune.errors import ConfigError, InputRejected, named_as
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
@@ -102,8 +102,19 @@ def main(argv: list[str] | None = None) -> int:
             warnings.simplefilter("ignore")
             return args.func(args)
     except (InputRejected, ConfigError) as e:
-        print(f"radtune {args.command}: error: {e}", file=sys.stderr)
+        print(f"radtune {args.command}: error: {_as_typed(str(e), args)}", file=sys.stderr)
         return 2
+
+
+def _as_typed(message: str, args: argparse.Namespace) -> str:
+    """The library names a bad file by its base name (`x.dcm: ...`) and the output by `dst:`;
+    the user typed a path: name the file exactly as given on the command line."""
+    src, dst = getattr(args, "src", None), getattr(args, "dst", None)
+    if dst and message.startswith("dst: "):
+        return f"{dst}: {message[len('dst: ') :]}"
+    if src and message.startswith(f"{Path(src).name}: "):
+        return named_as(message, src, src)
+    return message
 
 
 if __name__ == "__main__":

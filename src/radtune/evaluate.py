@@ -46,6 +46,23 @@ def check_answer_budget(tokenizer, rows: list[dict], max_new_tokens: int) -> Non
         )
 
 
+def located(
+    predictions: list[Mapping[str, Any]],
+    rows: list[Mapping[str, Any]],
+    data_dir: str | Path,
+    sources: Mapping[str, str],
+) -> list[dict[str, Any]]:
+    """Each prediction with `image` (its processed image: `data_dir` / the row's image_path,
+    as the stage was given it, e.g. data/pedirad-8k/processed/test/<id>.jpg) and `source`
+    (the input it came from, as the variant names inputs to the user: `Variant.source_names`;
+    None where the variant publishes no name), so an answer can be looked at next to its image."""
+    image_path = {r["id"]: r["image_path"] for r in rows}
+    return [
+        {**p, "image": (Path(data_dir) / image_path[p["id"]]).as_posix(), "source": sources.get(p["id"])}
+        for p in predictions
+    ]
+
+
 def ablated(metrics: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     """`<name>_no_image` (and its `_ci95`) for each ablation metric the scoring produced."""
     return {f"{k}_no_image{tail}": metrics[k + tail] for k in names for tail in ("", "_ci95") if k + tail in metrics}

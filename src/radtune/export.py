@@ -16,8 +16,9 @@ The export is a pure function of the variant's published dataset: same inputs =>
 The dataset registry (`<data_dir>/dataset_registry.yml`) records the provenance id
 (`export.dataset_id`), the row counts per split and the positive answers per split, the
 content hash of what was exported (sha256 over every JSONL file and every image it
-references), the DVC hashes (dvc.lock) of the dataset folders it was exported from and the
-params that made it; the train stage copies id and hashes into the adapter card."""
+references), the data state of the dataset it was exported from (`radtune.datastate`: the
+metrics of the train and eval stages name it), the DVC hashes (dvc.lock) of the dataset
+folders it was exported from and the params that made it; the train stage copies id and hashes into the adapter card."""
 
 from __future__ import annotations
 
@@ -105,6 +106,7 @@ def registry_entry(
     params: Mapping[str, Any],
     positive_key: str,
     dvc_hashes: Mapping[str, str | None] | None = None,
+    data_state: str | None = None,
 ) -> dict[str, Any]:
     counts = {split: len(r) for split, r in rows.items()}
     positives = {split: sum(bool(json.loads(x["target"])[positive_key]) for x in r) for split, r in rows.items()}
@@ -115,6 +117,7 @@ def registry_entry(
         "counts": counts,
         f"{positive_key}_counts": positives,
         "content_hash": f"sha256:{digest}",
+        **({"data_state": data_state} if data_state else {}),
         "dvc_hashes": dict(dvc_hashes or {}),
         "params": dict(params),
     }
@@ -146,10 +149,12 @@ def write_export(
     rows: Mapping[str, list[dict]],
     positive_key: str,
     dvc_hashes: Mapping[str, str | None] | None = None,
+    data_state: str | None = None,
 ) -> dict[str, int]:
     """Write `<out_dir>/<split>.jsonl` for each split (every image_path must exist under
     `data_dir`) and the registry entry (with `dvc_hashes`: the DVC hashes of the dataset
-    folders it was exported from, see `locked_hashes`); return the row counts."""
+    folders it was exported from, see `locked_hashes`, and their `data_state`, see
+    `radtune.datastate`); return the row counts."""
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     for split, split_rows in rows.items():
         for r in split_rows:
@@ -158,7 +163,8 @@ def write_export(
         write_text_atomic(out_dir / f"{split}.jsonl", jsonl_text(split_rows))
     digest = content_hash(data_dir, out_dir, list(rows))
     write_text_atomic(
-        registry, registry_text([registry_entry(dataset_id, rows, digest, params, positive_key, dvc_hashes)])
+        registry,
+        registry_text([registry_entry(dataset_id, rows, digest, params, positive_key, dvc_hashes, data_state)]),
     )
     return {split: len(r) for split, r in rows.items()}
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from radtune.errors import InputRejected
+from radtune.errors import InputRejected, named_as
 from radtune.io import write_bytes_atomic
 from radtune.pseudonym import pseudonym
 from radtune.records import SPLITS, Record, reject
@@ -66,8 +66,7 @@ def source_split(relative: Path) -> str | None:
 def named_by_source(message: str, relative: Path) -> str:
     """A decoder's one-line refusal (`<file name>: ...`) naming the file as the user knows it:
     its path relative to the raw folder (`train/x.dcm`, not `x.dcm`)."""
-    body = message[len(relative.name) + 2 :] if message.startswith(f"{relative.name}: ") else message
-    return f"{relative.as_posix()}: {body}"
+    return named_as(message, relative, relative.as_posix())
 
 
 def normalize_one(path: Path, raw_dir: Path, image_dir: Path, s: NormalizeSettings) -> Record:

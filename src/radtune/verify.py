@@ -16,7 +16,9 @@ that variant active (CI: on a fresh clone, so everything is recomputed):
          "metrics/*/eval.json:fracture_*": 0.05
 
    The first matching pattern wins; a metric no pattern matches must not move at all, and
-   a metric that appears or disappears is a failure.
+   a metric that appears or disappears is a failure (except `data_state` appearing in a
+   rerun of results committed before metrics named their data state).
+   All metrics files of the rerun must name the same data state.
 3. **Gates.** The model must beat each baseline by the margin in the gates file
    (`.ci/gates.yaml`, see `radtune.gates`), on the rerun's metrics; and every tolerance
    must be smaller than the margin it protects (else a rerun that loses could pass).
@@ -36,6 +38,7 @@ from typing import Any
 
 import yaml
 
+from radtune.datastate import KEY as DATA_STATE
 from radtune.errors import ConfigError
 from radtune.gates import check_gates, read_gates, tolerance_problems
 
@@ -105,6 +108,8 @@ def metric_violations(file: str, old: Any, new: Any, tolerances: Mapping[str, fl
     problems = []
     for key in sorted(before.keys() | after.keys()):
         metric, a, b = f"{file}:{key}", before.get(key), after.get(key)
+        if key == DATA_STATE and a is None:
+            continue  # committed before metrics named their data state (radtune.datastate)
         if a is None or b is None:
             if a != b:
                 problems.append(f"metric {metric}: {a} -> {b} (appeared or disappeared)")
@@ -117,6 +122,18 @@ def metric_violations(file: str, old: Any, new: Any, tolerances: Mapping[str, fl
         if abs(b - a) > tol + 1e-12:
             problems.append(f"metric {metric}: {a} -> {b} moved {b - a:+.6g}, tolerance {tol}")
     return problems
+
+
+def data_state_problems(current: Mapping[str, Any]) -> list[str]:
+    """Metrics files of the rerun that name different data states (radtune.datastate): a
+    model metric beside data it was not computed on."""
+    states = {f: m.get(DATA_STATE) for f, m in current.items() if isinstance(m, Mapping) and m.get(DATA_STATE)}
+    if len(set(states.values())) <= 1:
+        return []
+    return [
+        "data states differ (model metrics of other data; rerun train and eval): "
+        + ", ".join(f"{f}: {v}" for f, v in sorted(states.items()))
+    ]
 
 
 def metrics_files(variant: str, dvc_yaml: Path = Path("dvc.yaml")) -> list[str]:
@@ -140,6 +157,7 @@ def verify(
     for file in metrics_files(variant):
         current[file] = json.loads(Path(file).read_text(encoding="utf-8")) if Path(file).is_file() else None
         problems += metric_violations(file, json.loads(_git_show(ref, file)), current[file], tolerances)
+    problems += data_state_problems(current)
     gates = read_gates(gates_file).get(variant, {})
     problems += check_gates(gates, current)
     committed = {file: json.loads(_git_show(ref, file)) for file in gates}

@@ -8,7 +8,9 @@
   device (QLoRA: checked for CUDA + bitsandbytes first, before anything is read);
 - LoRA training (radtune.train.loop) on the train split, val loss during training;
 - the adapter lands in `<model_dir>/lora` with an adapter card (README.md) naming the
-  dataset provenance id and its content hash from the dataset registry."""
+  dataset provenance id and its content hash from the dataset registry;
+- the training metrics (dvclive's metrics.json) name the registry's data state
+  (`radtune.datastate`)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from radtune.datastate import stamp
 from radtune.export import read_registry_entry
 from radtune.io import read_jsonl, write_text_atomic
 from radtune.model.load import base_path, check_quantization, load_base
@@ -148,6 +151,8 @@ def run_training(
         stop_after_step=stop_after_step,
     )
     write_text_atomic(model_dir / "lora" / "README.md", adapter_card(dataset, base, model_cfg, train_cfg, result))
+    if live_dir is not None:  # the training metrics name the data they were computed on
+        stamp(Path(live_dir) / "metrics.json", dataset.get("data_state"))
     print(
         f"train: {len(train_rows)} examples, {result.steps} steps (resumed from {result.resumed_from}), "
         f"final {json.dumps(result.final, sort_keys=True)}, {time.perf_counter() - started:.1f} s",

@@ -81,6 +81,11 @@ class Variant(ABC):
         """The chat rows (`radtune.export.chat_row`) of one split, sorted by id."""
 
     @abstractmethod
+    def source_names(self, p: DictConfig, *, data_dir: Path) -> dict[str, str]:
+        """Row id -> the input it came from, as the user knows it (for eval's predictions);
+        never a name that can carry PHI (e.g. DICOM file names a variant does not publish)."""
+
+    @abstractmethod
     def blank_text(self, text: str) -> str:
         """A user prompt with its patient context removed (training's prompt dropout)."""
 

@@ -84,6 +84,11 @@ class CtV4(Variant):
         final = p.dataset.layout.final[0]
         return split_rows(Path(data_dir) / final, final, split, bool(p.export.with_boxes), p.export.box_scale or None)
 
+    def source_names(self, p: DictConfig, *, data_dir: Path) -> dict[str, str]:
+        from radtune.variants.ct_v4.scoring import source_names
+
+        return source_names(Path(data_dir) / p.dataset.layout.final[0])
+
     def blank_text(self, text: str) -> str:
         return text  # the prompt carries no patient context
 

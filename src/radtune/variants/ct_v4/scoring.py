@@ -182,3 +182,18 @@ def montage_items(
             }
         )
     return items
+
+
+def source_names(final_dir: Path) -> dict[str, str]:
+    """Row id -> the input set the image came from (`origin`: v3, roboflow or pool, as
+    conf/dataset/ct_v4.yaml names them). ct_v4 publishes no input file names: DICOM file
+    names can carry identifiers (UIDs), so none reaches the predictions either."""
+    from radtune.variants.ct_v4.constants import SPLITS
+    from radtune.variants.ct_v4.validate import load_split
+
+    out = {}
+    for split in SPLITS:
+        for im in load_split(final_dir, split)["images"]:
+            copy = " (augmented copy)" if im.get("augmented_from") else ""
+            out[Path(im["file_name"]).stem] = f"{im.get('origin') or 'unknown'}{copy}"
+    return out

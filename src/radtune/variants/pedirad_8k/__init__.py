@@ -75,6 +75,15 @@ class Pedirad8k(Variant):
 
         return split_rows(Path(data_dir) / p.dataset.layout.final[1], split)
 
+    def source_names(self, p: DictConfig, *, data_dir: Path) -> dict[str, str]:
+        from radtune.io import read_json
+        from radtune.records import SPLITS
+        from radtune.variants.pedirad_8k.sources import source_names
+
+        annotations, log = (Path(data_dir) / f for f in p.dataset.layout.final[1:])
+        published = [r for s in SPLITS for r in read_json(annotations / f"{s}_annotations.json")]
+        return source_names(published, read_json(log))
+
     def blank_text(self, text: str) -> str:
         from radtune.variants.pedirad_8k.prompts import blank_text
 

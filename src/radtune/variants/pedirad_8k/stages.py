@@ -29,6 +29,7 @@ from radtune.variants.pedirad_8k import stats
 from radtune.variants.pedirad_8k import stratify as strat
 from radtune.variants.pedirad_8k.conflicts import image_digests
 from radtune.variants.pedirad_8k.labelcsv import csv_report, read_labels_csv
+from radtune.variants.pedirad_8k.sources import source_names
 
 
 def normalize(p: DictConfig, *, raw: Path, out: Path) -> None:
@@ -102,18 +103,6 @@ def augment(
         write_json(log_path, log)
         write_json(metrics, stats.dataset_metrics(images, log, p.dataset.stratify.min_split_images))
         distributions_png(stats.plot_tables(images), figure, f"{p.dataset.name}: dataset (original images)")
-
-
-def source_names(published: list[dict], log: dict) -> dict[str, str]:
-    """image_id -> the input file it came from (relative to the raw folder), from the
-    processing log; augmented copies name their original's file."""
-    source = {e["image_id"]: e["source"] for e in log["files"] if e["image_id"]}
-    out = {}
-    for r in published:
-        original = r.get("augmented_from") or r["image_id"]
-        if original in source:
-            out[r["image_id"]] = source[original] + (" (augmented copy)" if r.get("augmented_from") else "")
-    return out
 
 
 def leakage_check(p: DictConfig, *, data_dir: Path, final: Final, report: Path) -> bool:
