@@ -7,6 +7,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from radtune import variants
+from radtune.outputs import keep_previous
 from radtune.params import load_params
 from radtune.stagelog import run
 
@@ -29,13 +30,17 @@ def main() -> None:
     variant = variants.get(p.dataset.variant)
     eval_cfg = OmegaConf.to_container(p.eval, resolve=True)
     model_cfg = OmegaConf.to_container(p.model, resolve=True)
-    test, val_metrics = evaluate(args.model, args.data_dir, eval_cfg, seed=p.seed, variant=variant, model_cfg=model_cfg)
-    metrics, _, predictions = test
-    write_json(args.metrics, metrics)
-    write_json(args.val_metrics, val_metrics)
-    write_jsonl(args.predictions, predictions)
-    rows = split_rows(args.data_dir, "test", eval_cfg.get("max_samples"))
-    eval_figures(args.figures, variant, p, args.data_dir, rows, test)
+    # dvc.yaml: persist: true; a failure puts the previous metrics, predictions and figures back
+    with keep_previous([args.metrics, args.val_metrics, args.predictions, args.figures]):
+        test, val_metrics = evaluate(
+            args.model, args.data_dir, eval_cfg, seed=p.seed, variant=variant, model_cfg=model_cfg
+        )
+        metrics, _, predictions = test
+        write_json(args.metrics, metrics)
+        write_json(args.val_metrics, val_metrics)
+        write_jsonl(args.predictions, predictions)
+        rows = split_rows(args.data_dir, "test", eval_cfg.get("max_samples"))
+        eval_figures(args.figures, variant, p, args.data_dir, rows, test)
 
 
 if __name__ == "__main__":
