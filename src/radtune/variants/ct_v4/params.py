@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from radtune.variants.base import Rules
+from radtune.variants.ct_v4.constants import MODES
 from radtune.windows import WINDOW_CHOICES_SHORT, is_window
 
 RULES: Rules = {
-    "dataset.normalize.mode": ((str,), lambda v: v in ("gray", "rgb3"), "gray or rgb3"),
+    "dataset.normalize.mode": ((str,), lambda v: v in MODES, " or ".join(MODES)),
     "dataset.normalize.window": ((str,), is_window, WINDOW_CHOICES_SHORT),
     "dataset.normalize.size": ((int,), lambda v: v >= 0, "an integer >= 0 (0 keeps native size)"),
     "dataset.fetch.bucket": ((str,), bool, "an S3 bucket name"),

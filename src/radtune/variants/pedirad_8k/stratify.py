@@ -80,7 +80,8 @@ def check_keep_layout(p: DictConfig, *, raw: Path) -> None:
     if inputs and not any(source_split(f.relative_to(raw)) for f in inputs):
         raise ConfigError(
             f"params: '{MODE_KEY}' is 'keep', but none of the {len(inputs)} inputs in {raw} is inside a "
-            f"{' / '.join(f'{s}/' for s in SPLITS)} folder: use 'stratified' (or sort the files into those folders)"
+            f"{', '.join(f'{s}/' for s in SPLITS[:-1])} or {SPLITS[-1]}/ folder: use 'stratified' (or sort the "
+            "files into those folders)"
         )
 
 
