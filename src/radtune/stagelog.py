@@ -44,10 +44,10 @@ def require_some(stage: str, records: list[Record]) -> None:
         return
     if not records:
         raise InputRejected("no inputs: nothing to hand on to the next stage (is the raw folder empty?)")
-    s = records_summary(records)
+    by_stage = ", ".join(f"{k} {v}" for k, v in summary(records)["rejected"].items())
     raise InputRejected(
-        f"all {s['inputs']} inputs were rejected ({s['rejected']}): nothing to hand on to the next stage; "
-        f"the lines above give each reason"
+        f"all {len(records)} inputs were rejected (by {by_stage}): nothing to hand on to the next stage; "
+        "the lines above give each reason"
     )
 
 
