@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from radtune import preflight
+from radtune import params, preflight
 from radtune.errors import ConfigError, InputRejected
 from radtune.normalize import NormalizeSettings, list_inputs, normalize_one
 from radtune.outputs import backup_path, keep_previous
@@ -125,6 +125,32 @@ def test_check_params_stage_fails_in_one_line_and_writes_nothing(raw: Path, tmp_
     first = (tmp_path / "stamp.json").read_bytes()
     assert _check_params(tmp_path, cfg("dataset.normalize.window='40,80'", "train.learning_rate=0.01")).returncode == 0
     assert (tmp_path / "stamp.json").read_bytes() == first
+
+
+def _leaves(c, prefix: str = "") -> list[str]:
+    out = []
+    for k, v in c.items():
+        key = f"{prefix}{k}"
+        out += _leaves(v, key + ".") if OmegaConf.is_dict(v) and len(v) else [key]
+    return out
+
+
+def _covered(key: str, names: set[str]) -> bool:
+    parts = key.split(".")
+    return any(".".join(parts[:i]) in names for i in range(1, len(parts) + 1))
+
+
+@pytest.mark.parametrize("dataset", sorted(p.stem for p in (ROOT / "conf" / "dataset").glob("*.yaml")))
+def test_every_setting_has_a_rule(dataset: str) -> None:
+    """Every key of every composition (each dataset x model x recipe) is checked by
+    check-params (a rule on the key or on a group above it), or named as read by no stage."""
+    gaps = set()
+    for model in sorted(p.stem for p in (ROOT / "conf" / "model").glob("*.yaml")):
+        for train in sorted(p.stem for p in (ROOT / "conf" / "train").glob("*.yaml")):
+            p = cfg(f"dataset={dataset}", f"model={model}", f"train={train}")
+            names = set(params.rules_for(p)) | set(params.STRUCTURED) | set(params.UNCHECKED)
+            gaps |= {k for k in _leaves(p) if not _covered(k, names)}
+    assert sorted(gaps) == []
 
 
 # ----------------------------------------------------------------------------- require_some
