@@ -7,6 +7,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from radtune import variants
+from radtune.outputs import keep_previous
 from radtune.params import load_params
 from radtune.stagelog import run
 
@@ -32,16 +33,20 @@ def main() -> None:
     variant = variants.get(p.dataset.variant)
     eval_cfg = OmegaConf.to_container(p.eval, resolve=True)
     model_cfg = OmegaConf.to_container(p.model, resolve=True)
-    test, val_metrics = evaluate(args.model, args.data_dir, eval_cfg, seed=p.seed, variant=variant, model_cfg=model_cfg)
-    metrics, _, predictions = test
-    named = read_registry_entry(args.registry, p.export.dataset_id).get(KEY)
-    state = {KEY: named} if named else {}  # the data state the metrics describe (radtune.datastate)
-    write_json(args.metrics, {**state, **metrics})
-    write_json(args.val_metrics, {**state, **val_metrics})
-    rows = split_rows(args.data_dir, "test", eval_cfg.get("max_samples"))
-    sources = variant.source_names(p, data_dir=args.data_dir)
-    write_jsonl(args.predictions, located(predictions, rows, args.data_dir, sources))
-    eval_figures(args.figures, variant, p, args.data_dir, rows, test)
+    # dvc.yaml: persist: true; a failure puts the previous metrics, predictions and figures back
+    with keep_previous([args.metrics, args.val_metrics, args.predictions, args.figures]):
+        test, val_metrics = evaluate(
+            args.model, args.data_dir, eval_cfg, seed=p.seed, variant=variant, model_cfg=model_cfg
+        )
+        metrics, _, predictions = test
+        named = read_registry_entry(args.registry, p.export.dataset_id).get(KEY)
+        state = {KEY: named} if named else {}  # the data state the metrics describe (radtune.datastate)
+        write_json(args.metrics, {**state, **metrics})
+        write_json(args.val_metrics, {**state, **val_metrics})
+        rows = split_rows(args.data_dir, "test", eval_cfg.get("max_samples"))
+        sources = variant.source_names(p, data_dir=args.data_dir)
+        write_jsonl(args.predictions, located(predictions, rows, args.data_dir, sources))
+        eval_figures(args.figures, variant, p, args.data_dir, rows, test)
 
 
 if __name__ == "__main__":

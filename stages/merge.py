@@ -6,6 +6,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from radtune.outputs import keep_previous
 from radtune.params import load_params
 from radtune.stagelog import run
 
@@ -22,20 +23,22 @@ def main() -> None:
 
     p = load_params()
     model_cfg = OmegaConf.to_container(p.model, resolve=True)
-    try:
-        merge_adapter(
-            model_cfg,
-            base_path(model_cfg, args.model_dir),
-            args.model_dir / "lora",
-            args.out,
-            check_examples_from(args.data_dir, "test", int(p.merge.check_samples)),
-            atol=float(p.merge.atol),
-            num_threads=int(p.train.num_threads),
-            seed=p.seed,
-            quantization=str(p.train.quantization),
-        )
-    except MergeMismatch as e:
-        raise SystemExit(str(e)) from None
+    # dvc.yaml: persist: true; a failure (the logits check included) puts the previous merged model back
+    with keep_previous([args.out]):
+        try:
+            merge_adapter(
+                model_cfg,
+                base_path(model_cfg, args.model_dir),
+                args.model_dir / "lora",
+                args.out,
+                check_examples_from(args.data_dir, "test", int(p.merge.check_samples)),
+                atol=float(p.merge.atol),
+                num_threads=int(p.train.num_threads),
+                seed=p.seed,
+                quantization=str(p.train.quantization),
+            )
+        except MergeMismatch as e:
+            raise SystemExit(str(e)) from None
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from radtune import variants
+from radtune.outputs import keep_previous
 from radtune.params import load_params
 from radtune.stagelog import run
 
@@ -22,22 +23,23 @@ def main() -> None:
     from radtune.model.load import check_quantization
 
     check_quantization(p.train)  # QLoRA on a machine without CUDA: one line, nothing loaded
+    from radtune.figures import curves_png
     from radtune.train.run import run_training
 
-    run_training(
-        p.model,
-        p.train,
-        p.seed,
-        args.data_dir,
-        args.model_dir,
-        p.export.dataset_id,
-        args.registry,
-        args.live,
-        blank_text=variants.get(p.dataset.variant).blank_text,
-    )
-    from radtune.figures import curves_png
-
-    curves_png(args.live, args.curves, f"{p.dataset.variant}: training curves")
+    # dvc.yaml: persist: true; a failure puts the previous adapter, base and curves back
+    with keep_previous([args.model_dir / "base", args.model_dir / "lora", args.live, args.curves]):
+        run_training(
+            p.model,
+            p.train,
+            p.seed,
+            args.data_dir,
+            args.model_dir,
+            p.export.dataset_id,
+            args.registry,
+            args.live,
+            blank_text=variants.get(p.dataset.variant).blank_text,
+        )
+        curves_png(args.live, args.curves, f"{p.dataset.variant}: training curves")
 
 
 if __name__ == "__main__":

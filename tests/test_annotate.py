@@ -260,17 +260,20 @@ def test_stage_logs_unmatched_rows_and_counts_add_up(tmp_path, capsys):
     img = np.full((8, 8), 100, np.uint8)
     recs = [_jpg("patient_036m_F_normal.jpg", "a"), _jpg("patient_036m_F_greenstick_distal_radius.jpg", "b")]
     recs.append(_jpg("patient_028m_M_spiral_distal_radius.jpg", "c"))
+    recs.append(_jpg("patient_050m_M_normal.jpg", "d"))  # one good image: a stage left with none stops
     for r in recs:  # a and b: the same pixels
-        cv2.imwrite(str(norm / "images" / f"{r['image_id']}.jpg"), img + (r["image_id"] == "c"))
+        cv2.imwrite(
+            str(norm / "images" / f"{r['image_id']}.jpg"), img + (r["image_id"] == "c") + 2 * (r["image_id"] == "d")
+        )
     (norm / "records.json").write_text(json.dumps(recs))
     (raw / "labels.csv").write_text("filename,bone_age_months\nPATIENT_036m_F_normal.jpg,40\nnot_here.jpg,1\n")
     p = compose(conf_dir=ROOT_CONF)
     stages.annotate(p, raw=raw, normalized=norm, out=tmp_path / "annotate.json")
     err = capsys.readouterr()
     out = json.loads((tmp_path / "annotate.json").read_text())
-    assert len(out) == 3 and all(r["status"] == "rejected" for r in out)
+    assert len(out) == 4 and [r["status"] for r in out].count("rejected") == 3
     assert "annotate: labels.csv line 3: 'not_here.jpg' matches no input file" in err.err
     assert "labels.csv: 2 rows: 1 match an input file, 1 match no input file" in err.err
     assert "annotate: rejected: patient_036m_F_normal.jpg: identical pixels to" in err.err
     assert "unknown fracture type 'spiral'" in err.err
-    assert "annotate: inputs: 3, ok: 0, rejected: 3 (annotate 3)" in err.out
+    assert "annotate: inputs: 4, ok: 1, rejected: 3 (annotate 3)" in err.out

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from radtune.errors import InputRejected, named_as
+from radtune.errors import ConfigError, InputRejected, named_as
 from radtune.io import write_bytes_atomic
 from radtune.pseudonym import pseudonym
 from radtune.records import SPLITS, Record, reject
@@ -90,6 +90,8 @@ def normalize_one(path: Path, raw_dir: Path, image_dir: Path, s: NormalizeSettin
         r = render_file(path, window=s.window, size=s.size, auto_percentiles=s.auto_percentiles)
     except InputRejected as e:
         return reject(record, STAGE, named_by_source(str(e), relative))
+    except ConfigError:  # a setting, not this file: the stage stops (check-params refuses it first)
+        raise
     except Exception as e:  # noqa: BLE001 - an unforeseen decoder failure must not stop the stage
         return reject(record, STAGE, f"{relative.as_posix()}: unexpected {type(e).__name__}: {e}")
     h = r.header

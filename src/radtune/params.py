@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from radtune import variants
 from radtune.errors import ConfigError
@@ -66,10 +66,34 @@ _COMMON: Rules = {
     "dataset.model_dir": ((str,), bool, "a path"),
     **{f"dataset.layout.{k}": ((str,), bool, "a path relative to dataset.data_dir") for k in LAYOUT_SLOTS},
     "dataset.augment.multiplier": ((int,), lambda v: v >= 1, "an integer >= 1"),
+    "dataset.augment.rotate_limit": ((int, float), lambda v: 0 <= v <= 180, "degrees in [0, 180]"),
+    "dataset.augment.scale_limit": ((int, float), lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    "dataset.augment.brightness_contrast_limit": ((int, float), lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+    "dataset.augment.horizontal_flip": ((int, float), lambda v: 0 <= v <= 1, "a probability in [0, 1]"),
+    "dataset.pseudonym.key_env": ((str,), bool, "the name of an environment variable"),
+    "dataset.pseudonym.demo_key": ((str,), bool, "a non-empty key (used when key_env is unset)"),
 }
 
 
 _NUM, _FRACTION = (int, float), (lambda v: 0 <= v <= 1, "a number in [0, 1]")
+_BOOL, _NONE, _LIST = (bool,), type(None), (list, ListConfig)
+_POS_INT = ((int,), lambda v: v >= 1, "an integer >= 1")
+_NONNEG = (_NUM, lambda v: v >= 0, "a number >= 0")
+_ANY_BOOL = (_BOOL, lambda v: True, "true or false")
+_NAME = ((str,), bool, "a non-empty name")
+_ATTN = ((str, _NONE), lambda v: v in (None, "sdpa", "eager", "flash_attention_2"), "sdpa, eager or flash_attention_2")
+
+
+def _modules(v: Any) -> bool:
+    """train.lora.target_modules / modules_to_save: a name ("all-linear") or a list of names."""
+    return (
+        isinstance(v, str)
+        and bool(v)
+        or (OmegaConf.is_list(v) or isinstance(v, list))
+        and all(isinstance(x, str) and x for x in v)
+    )
+
+
 # the fine-tuning groups: checked when present (the data-only tests compose without them)
 _GROUPS: dict[str, Rules] = {
     "model": {
@@ -80,6 +104,10 @@ _GROUPS: dict[str, Rules] = {
             "float32 or bfloat16 (Gemma 3 overflows in float16: NaN logits, empty answers)",
         ),
         "model.max_new_tokens": ((int,), lambda v: v >= 1, "an integer >= 1"),
+        "model.name": _NAME,
+        "model.id": ((str, _NONE), lambda v: v is None or bool(v), "null or a Hugging Face model id"),
+        "model.attn_implementation": _ATTN,
+        "model.vision_attn_implementation": _ATTN,
     },
     "train": {
         "train.quantization": ((str,), lambda v: v in ("none", "4bit"), "none or 4bit"),
@@ -97,14 +125,117 @@ _GROUPS: dict[str, Rules] = {
         "train.eval_steps": ((int,), lambda v: v >= 1, "an integer >= 1"),
         "train.save_steps": ((int,), lambda v: v >= 1, "an integer >= 1"),
         "train.hflip": (_NUM, *_FRACTION),
+        "train.name": _NAME,
+        "train.lora.target_modules": ((str, *_LIST), _modules, "all-linear or a list of module names"),
+        "train.lora.exclude_modules": ((str, _NONE), lambda v: v is None or bool(v), "null or a module regex"),
+        "train.lora.modules_to_save": ((_NONE, *_LIST), lambda v: v is None or _modules(v) or not v, "a list"),
+        "train.eval_batch_size": _POS_INT,
+        "train.max_val_examples": ((int, _NONE), lambda v: v is None or v >= 1, "null or an integer >= 1"),
+        "train.weight_decay": _NONNEG,
+        "train.max_grad_norm": _NONNEG,
+        "train.max_length": ((int, _NONE), lambda v: v is None or v >= 1, "null or an integer >= 1"),
+        "train.gradient_checkpointing": _ANY_BOOL,
+        "train.keep_checkpoints": _ANY_BOOL,
+        "train.deterministic": _ANY_BOOL,
+        "train.cache_inputs": _ANY_BOOL,
+    },
+    "export": {
+        "export.dataset_id": _NAME,
+        "export.splits": (
+            _LIST,
+            lambda v: len(v) > 0 and set(v) <= {"train", "val", "test"},
+            "a list of train, val, test",
+        ),
+        "export.with_boxes": _ANY_BOOL,
+        "export.box_scale": ((int, _NONE), lambda v: v is None or v >= 1, "null (pixels) or an integer >= 1"),
+    },
+    "merge": {
+        "merge.atol": (_NUM, lambda v: v > 0, "a number > 0"),
+        "merge.check_samples": ((int,), lambda v: v >= 0, "an integer >= 0"),
+    },
+    "eval": {
+        "eval.batch_size": _POS_INT,
+        "eval.max_new_tokens": _POS_INT,
+        "eval.max_samples": ((int, _NONE), lambda v: v is None or v >= 1, "null (all) or an integer >= 1"),
+        "eval.num_threads": _POS_INT,
     },
 }
+# keys present only in some recipes / models: checked when present
+_OPTIONAL: Rules = {
+    "train.vision_learning_rate": ((*_NUM, _NONE), lambda v: v is None or v > 0, "null or a number > 0"),
+    "train.vision_weight_decay": ((*_NUM, _NONE), lambda v: v is None or v >= 0, "null or a number >= 0"),
+    "train.label_smoothing": (_NUM, lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    "train.prompt_dropout": (_NUM, *_FRACTION),
+    "train.affine.rotate": _NONNEG,
+    "train.affine.scale": (_NUM, lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    "train.affine.translate": (_NUM, lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    "train.affine.p": (_NUM, *_FRACTION),
+    "train.vision_warmup.epochs": _NONNEG,
+    "train.vision_warmup.learning_rate": (_NUM, lambda v: v > 0, "a number > 0"),
+    "train.vision_warmup.batch_size": _POS_INT,
+    "train.vision_warmup.weight_decay": _NONNEG,
+    "model.embedding_init_norm": (_NUM, lambda v: v > 0, "a number > 0"),
+    **{
+        f"model.text.{k}": _POS_INT
+        for k in (
+            "hidden_size",
+            "intermediate_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "num_key_value_heads",
+            "head_dim",
+            "max_position_embeddings",
+            "sliding_window",
+        )
+    },
+    **{
+        f"model.vision.{k}": _POS_INT
+        for k in (
+            "image_size",
+            "patch_size",
+            "hidden_size",
+            "intermediate_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+        )
+    },
+    "model.mm_tokens_per_image": _POS_INT,
+    "model.tokenizer.vocab_size": _POS_INT,
+    # the name itself is transformers' (get_scheduler refuses an unknown one as train starts,
+    # before anything is written); importing transformers here would cost every stage seconds
+    "train.lr_scheduler": ((str,), bool, "a transformers scheduler name (linear, cosine, constant_with_warmup, ...)"),
+    "train.bnb.quant_type": ((str,), lambda v: v in ("nf4", "fp4"), "nf4 or fp4"),
+    "train.bnb.double_quant": _ANY_BOOL,
+    "train.bnb.compute_dtype": ((str,), lambda v: v in ("float32", "bfloat16", "float16"), "bfloat16 or float32"),
+}
+#: keys no stage reads (the synthetic generator's, `radtune synth` / `make data`)
+UNCHECKED = ("dataset.synth",)
+#: keys `validate` checks as a whole, below the rules
+STRUCTURED = ("dataset.variant", "dataset.layout.final", "dataset.stratify.ratios")
 
 
-def _check(cfg: DictConfig, rules: Rules) -> None:
+def rules_for(cfg: DictConfig) -> Rules:
+    """Every rule `validate` applies to `cfg` (for the completeness test)."""
+    rules: Rules = {**_COMMON, **variants.get(get(cfg, "dataset.variant")).param_rules()}
+    for group, group_rules in _GROUPS.items():
+        if group in cfg:
+            rules.update(group_rules)
+    rules.update({k: r for k, r in _OPTIONAL.items() if OmegaConf.select(cfg, k, default=_MISSING) is not _MISSING})
+    return rules
+
+
+def _check(cfg: DictConfig, rules: Rules, optional: bool = False) -> None:
+    """Each key against its rule; a check may also raise ConfigError itself (the stage's own
+    parser, e.g. `radtune.windows.parse_window`): its message is kept, after the key."""
     for key, (types, check, what) in rules.items():
+        if optional and OmegaConf.select(cfg, key, default=_MISSING) is _MISSING:
+            continue
         value = get(cfg, key)
-        if isinstance(value, bool) or not isinstance(value, types) or not check(value):
+        try:
+            good = (bool in types or not isinstance(value, bool)) and isinstance(value, types) and check(value)
+        except ConfigError as e:
+            raise ConfigError(f"params: '{key}': {e}") from None
+        if not good:
             raise ConfigError(f"params: '{key}' must be {what}, got {value!r}")
 
 
@@ -129,6 +260,7 @@ def validate(cfg: DictConfig) -> None:
     for group, rules in _GROUPS.items():
         if group in cfg:
             _check(cfg, rules)
+    _check(cfg, _OPTIONAL, optional=True)
     _check_combinations(cfg)
     final = get(cfg, "dataset.layout.final")
     if not (OmegaConf.is_list(final) and len(final) == 3 and all(isinstance(x, str) and x for x in final)):

@@ -19,6 +19,7 @@ from radtune import imaging, pixels, quality
 from radtune.errors import ConfigError
 from radtune.imaging import encode_image  # noqa: F401  (re-exported for callers)
 from radtune.io import write_bytes_atomic
+from radtune.windows import check_percentiles
 
 #: quality is always measured on a letterbox of this size, whatever ``size`` the caller wants
 ANALYSIS_SIZE = 512
@@ -43,16 +44,6 @@ def _check_size(size: int) -> int:
     return int(size)
 
 
-def _check_percentiles(p: tuple[float, float]) -> tuple[float, float]:
-    try:
-        lo, hi = (float(x) for x in p)
-    except (TypeError, ValueError):
-        raise ConfigError(f"auto_percentiles: must be two numbers, got {p!r}") from None
-    if not 0.0 <= lo < hi <= 100.0:
-        raise ConfigError(f"auto_percentiles: need 0 <= low < high <= 100, got {p!r}")
-    return lo, hi
-
-
 def render_file(
     path: Path,
     *,
@@ -65,7 +56,7 @@ def render_file(
     path = Path(path)
     spec = pixels.parse_window(window)
     size = _check_size(size)
-    pcts = _check_percentiles(auto_percentiles)
+    pcts = check_percentiles(auto_percentiles)
     src = pixels.load(path)
     shown = pixels.display(src, spec, path, pcts)
     image, padding, scale = imaging.letterbox(shown.image, size)

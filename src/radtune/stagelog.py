@@ -37,15 +37,31 @@ def records_summary(records: list[Record]) -> dict[str, object]:
     return {"inputs": s["inputs"], "ok": s["ok"], "rejected": f"{rejected} ({by_stage})" if by_stage else rejected}
 
 
+def require_some(stage: str, records: list[Record]) -> None:
+    """InputRejected (one line) when no record is left ok: the next stage would get nothing.
+    Stages call it before writing, so a run whose inputs are all rejected stops at once."""
+    if any(is_ok(r) for r in records):
+        return
+    if not records:
+        raise InputRejected("no inputs: nothing to hand on to the next stage (is the raw folder empty?)")
+    by_stage = ", ".join(f"{k} {v}" for k, v in summary(records)["rejected"].items())
+    raise InputRejected(
+        f"all {len(records)} inputs were rejected (by {by_stage}): nothing to hand on to the next stage; "
+        "the lines above give each reason"
+    )
+
+
 @contextmanager
 def stage_log(stage: str) -> Iterator[list[Record]]:
     """`with stage_log("annotate") as out: out.extend(records)` prints the stage's
-    rejections and its summary line when the block ends."""
+    rejections and its summary line when the block ends, then fails (`require_some`) when
+    no record is left ok; write the stage's outputs after the block."""
     started = time.perf_counter()
     out: list[Record] = []
     yield out
     report_rejections(stage, out)
     print_summary(stage, started, **records_summary(out))
+    require_some(stage, out)
 
 
 def run(main: Callable[[], int | None]) -> None:

@@ -66,3 +66,15 @@ def is_window(window: object) -> bool:
     except ConfigError:
         return False
     return True
+
+
+def check_percentiles(p: object) -> tuple[float, float]:
+    """The ``auto_percentiles`` option (the ``auto`` window's bounds, percent of pixels):
+    (low, high) with 0 <= low < high <= 100, else ConfigError."""
+    try:
+        lo, hi = (float(x) for x in p)  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        raise ConfigError(f"auto_percentiles: must be two numbers, got {p!r}") from None
+    if not 0.0 <= lo < hi <= 100.0:
+        raise ConfigError(f"auto_percentiles: need 0 <= low < high <= 100, got {p!r}")
+    return lo, hi

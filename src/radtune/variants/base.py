@@ -44,6 +44,12 @@ class Variant(ABC):
         """The variant's `dataset.*` keys and what each must be (checked before any work)."""
 
     @abstractmethod
+    def check_inputs(self, p: DictConfig, *, raw: Path) -> None:
+        """Settings that are valid on their own but that these raw inputs cannot honour (e.g.
+        a split mode that needs split folders): ConfigError naming the key, with the rule the
+        stage itself applies. Run by check-params (radtune.preflight) before any stage."""
+
+    @abstractmethod
     def synth(self, out_dir: Path, *, n: int, seed: int) -> dict:
         """Write the deterministic synthetic raw inputs into `out_dir`; return a summary."""
 

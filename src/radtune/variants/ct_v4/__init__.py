@@ -31,6 +31,10 @@ class CtV4(Variant):
 
         return RULES
 
+    def check_inputs(self, p: DictConfig, *, raw: Path) -> None:
+        """Nothing to check: no ct_v4 setting depends on the layout of the raw folder (its
+        sources and the S3 pool are read as configured; a missing one fails its stage)."""
+
     def synth(self, out_dir: Path, *, n: int, seed: int) -> dict:
         from radtune.variants.ct_v4.synth import generate
 

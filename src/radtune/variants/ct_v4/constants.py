@@ -16,3 +16,6 @@ ANNOTATIONS_FILE = "_annotations.coco.json"
 POOL = "pool"
 
 __all__ = ["CLASSES", "SPLITS", "SPLIT_DIRS", "SPLIT_TITLES", "ANNOTATIONS_FILE", "POOL"]
+
+#: `dataset.normalize.mode`: one window (gray) or brain/subdural/bone as R, G, B (normalize, params)
+MODES = ("gray", "rgb3")

@@ -19,9 +19,9 @@ from radtune.io import write_bytes_atomic
 from radtune.pseudonym import pseudonym
 from radtune.records import Record, reject
 from radtune.render import render_file
+from radtune.variants.ct_v4.constants import MODES
 
 STAGE = "normalize"
-MODES = ("gray", "rgb3")
 #: the three-window stack hemorrhage models commonly use, as R, G, B
 RGB3_WINDOWS = ("brain", "subdural", "bone")
 

@@ -120,7 +120,7 @@ def stage_normalize(cfg: DictConfig, *, raw_dir: Path, fetched_dir: Path, out_di
         for stale in sorted(images_dir.glob("*.png")) if images_dir.exists() else []:
             if stale.name not in written:
                 stale.unlink()
-        write_records(Path(out_dir) / "records.json", records)
+    write_records(Path(out_dir) / "records.json", records)
     ok = sum(1 for r in records if r["status"] == "ok")
     return {"inputs": len(records), "ok": ok, "rejected": len(records) - ok}
 

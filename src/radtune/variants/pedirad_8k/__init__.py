@@ -33,6 +33,11 @@ class Pedirad8k(Variant):
 
         return RULES
 
+    def check_inputs(self, p: DictConfig, *, raw: Path) -> None:
+        from radtune.variants.pedirad_8k.stratify import check_keep_layout
+
+        check_keep_layout(p, raw=raw)
+
     def synth(self, out_dir: Path, *, n: int, seed: int) -> dict:
         from radtune.variants.pedirad_8k.synth import generate
 

@@ -21,7 +21,7 @@ from radtune.leakage import fingerprint, leak_messages, leakage_report
 from radtune.normalize import NormalizeSettings, list_inputs, normalize_all
 from radtune.pseudonym import resolve_key
 from radtune.records import SPLITS, read_records, write_records
-from radtune.stagelog import stage_log
+from radtune.stagelog import require_some, stage_log
 from radtune.variants.base import Final
 from radtune.variants.pedirad_8k import annotate as ann
 from radtune.variants.pedirad_8k import augment as aug
@@ -44,7 +44,7 @@ def normalize(p: DictConfig, *, raw: Path, out: Path) -> None:
     exclude = {p.dataset.annotate.labels_csv} if p.dataset.annotate.labels_csv else set()
     with stage_log("normalize") as records:
         records += normalize_all(list_inputs(raw, exclude), raw, out / "images", settings, p.jobs)
-        write_records(out / "records.json", records)
+    write_records(out / "records.json", records)
 
 
 def _say(stage: str, lines: list[str]) -> None:
@@ -63,7 +63,7 @@ def annotate(p: DictConfig, *, raw: Path, normalized: Path, out: Path) -> None:
         labelled, matches = ann.annotate(inputs, labels, settings, image_digests(inputs, normalized / "images"))
         records += labelled
         _say("annotate", csv_report(labels, matches) if labels else [])
-        write_records(out, records)
+    write_records(out, records)
 
 
 def stratify(p: DictConfig, *, annotated: Path, out: Path, report: Path) -> None:
@@ -78,8 +78,8 @@ def stratify(p: DictConfig, *, annotated: Path, out: Path, report: Path) -> None
             seed=p.seed,
         )
         _say("stratify", [f"warning: {w}" for w in strat.split_warnings(records, s.min_split_images)])
-        write_records(out, records)
-        write_json(report, strat.quality_report(records, s.quality_threshold))
+    write_records(out, records)
+    write_json(report, strat.quality_report(records, s.quality_threshold))
 
 
 def augment(
@@ -88,6 +88,7 @@ def augment(
     processed, annotations_dir, log_path = final
     with stage_log("augment") as records:
         records += read_records(split)
+        require_some("augment", records)  # before any image is written
         images = aug.lay_out(
             records,
             normalized / "images",

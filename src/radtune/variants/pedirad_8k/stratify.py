@@ -11,14 +11,19 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
+from omegaconf import DictConfig
 
+from radtune.errors import ConfigError
+from radtune.normalize import list_inputs, source_split
 from radtune.records import SPLITS, Record, is_ok, reject
 from radtune.seeds import sub_rng
 
 STAGE = "stratify"
 MIN_IMAGES_KEY = "dataset.stratify.min_split_images"
+MODE_KEY = "dataset.stratify.mode"
 
 
 def quality_reason(record: Record, threshold: float) -> str:
@@ -69,6 +74,22 @@ def assign_patients(strata: dict[str, str], ratios: dict[str, float], seed: int)
             counts[split] += 1
             out[patient] = split
     return out
+
+
+def check_keep_layout(p: DictConfig, *, raw: Path) -> None:
+    """`stratify.mode=keep` honours train/ val/ test/ folders: refuse it up front when no input
+    is inside one (every image would be rejected at stratify). The rule is normalize's
+    (`list_inputs` + `source_split`, which give each record its `source_split`)."""
+    if p.dataset.stratify.mode != "keep":
+        return
+    labels_csv = p.dataset.annotate.labels_csv
+    inputs = list_inputs(Path(raw), {labels_csv} if labels_csv else set())
+    if inputs and not any(source_split(f.relative_to(raw)) for f in inputs):
+        raise ConfigError(
+            f"params: '{MODE_KEY}' is 'keep', but none of the {len(inputs)} inputs in {raw} is inside a "
+            f"{', '.join(f'{s}/' for s in SPLITS[:-1])} or {SPLITS[-1]}/ folder: use 'stratified' (or sort the "
+            "files into those folders)"
+        )
 
 
 def _keep_folder_split(record: Record) -> Record:
