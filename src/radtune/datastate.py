@@ -19,12 +19,12 @@ a data state (written before it existed) are kept."""
 from __future__ import annotations
 
 import hashlib
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
 from radtune.export import sha256_file
 from radtune.io import read_json, write_json
+from radtune.outputs import remove
 
 KEY = "data_state"
 LENGTH = 12
@@ -72,8 +72,5 @@ def drop_results_of_other_data(results: Iterable[str | Path], state: str) -> lis
         return []
     removed = [p for p in paths if p.exists() or p.is_symlink()]
     for p in removed:
-        if p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p)
-        else:
-            p.unlink()
+        remove(p)
     return removed

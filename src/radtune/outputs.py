@@ -26,7 +26,8 @@ def backup_path(path: Path) -> Path:
     return path.with_name(f".{path.name}{SUFFIX}")
 
 
-def _remove(path: Path) -> None:
+def remove(path: Path) -> None:
+    """Delete a file, symlink or folder (nothing when absent)."""
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
     elif path.exists() or path.is_symlink():
@@ -40,16 +41,16 @@ def keep_previous(outputs: Iterable[str | os.PathLike]) -> Iterator[None]:
     pairs = [(Path(p), backup_path(Path(p))) for p in outputs]
     for path, backup in pairs:
         if backup.exists() or backup.is_symlink():  # a killed run: `path` is half-written
-            _remove(path)
+            remove(path)
         elif path.exists() or path.is_symlink():
             os.replace(path, backup)
     try:
         yield
     except BaseException:
         for path, backup in pairs:
-            _remove(path)
+            remove(path)
             if backup.exists() or backup.is_symlink():
                 os.replace(backup, path)
         raise
     for _, backup in pairs:
-        _remove(backup)
+        remove(backup)
