@@ -240,3 +240,37 @@ def test_keep_previous_after_a_killed_run_keeps_the_last_complete_outputs(tmp_pa
     with pytest.raises(RuntimeError), keep_previous(outs):
         raise RuntimeError("fails again")
     assert _tree(tmp_path) == before
+
+
+_SLOW_STAGE = """
+import sys, time
+from pathlib import Path
+from radtune.outputs import keep_previous
+from radtune.stagelog import run
+
+out = Path(sys.argv[1])
+
+def main():
+    with keep_previous([out]):
+        out.write_text("half-written")
+        print("writing", flush=True)
+        time.sleep(60)
+
+run(main)
+"""
+
+
+def test_a_terminated_stage_puts_the_previous_outputs_back(tmp_path: Path) -> None:
+    script = tmp_path / "train.py"
+    script.write_text(_SLOW_STAGE)
+    out = tmp_path / "metrics.json"
+    out.write_text('{"loss": 1}')
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout.readline() == "writing\n"
+    proc.terminate()  # SIGTERM
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1
+    assert err.strip().splitlines()[-1] == "train: terminated (SIGTERM)"
+    assert out.read_text() == '{"loss": 1}' and not backup_path(out).exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -64,10 +65,22 @@ def stage_log(stage: str) -> Iterator[list[Record]]:
     require_some(stage, out)
 
 
+def stage_name() -> str:
+    """The running stage's name, from its script: stages/leakage_check.py -> "leakage-check"."""
+    return Path(sys.argv[0]).stem.replace("_", "-")
+
+
+def _terminated(signum: int, _frame: object) -> None:
+    raise SystemExit(f"{stage_name()}: terminated ({signal.Signals(signum).name})")
+
+
 def run(main: Callable[[], int | None]) -> None:
     """Run a stage script's main(); a broken config or input ends it with one line, prefixed
-    by the stage's name (the script's: stages/leakage_check.py -> "leakage-check: ...")."""
+    by the stage's name. SIGTERM (`kill`, a CI job cancelled, a container stopped) ends it
+    like Ctrl-C does, as an exception, so `radtune.outputs.keep_previous` puts the previous
+    outputs back instead of leaving half-written ones."""
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         sys.exit(main() or 0)
     except (ConfigError, InputRejected) as e:
-        sys.exit(f"{Path(sys.argv[0]).stem.replace('_', '-')}: {e}")
+        sys.exit(f"{stage_name()}: {e}")
