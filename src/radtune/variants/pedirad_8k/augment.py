@@ -7,6 +7,7 @@ Every kept image is copied byte for byte to `processed/<split>/<image_id>.jpg`; 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import albumentations as A
@@ -14,7 +15,7 @@ import cv2
 import numpy as np
 from omegaconf import DictConfig
 
-from radtune.imaging import encode_image
+from radtune.imaging import encode_image, read_image
 from radtune.io import write_bytes_atomic
 from radtune.records import ANNOTATION_FIELDS, Record, is_ok
 from radtune.seeds import sub_seed
@@ -53,30 +54,30 @@ def lay_out(
     cfg: DictConfig,
     seed: int,
     jpeg_quality: int,
+    folder: Callable[[Record], str] = lambda r: r["split"],
 ) -> list[Record]:
-    """Write <processed_dir>/<split>/ and return the records of every image written (ok
-    records get image_path, relative to data_dir; augmented copies are new records)."""
+    """Write <processed_dir>/<folder(record)>/ (default: the record's split) and return the
+    records of every image written (ok records get image_path, relative to data_dir;
+    augmented copies are new records). Grey images stay grey, colour ones colour."""
     transform = build_transform(cfg)
     prefix = processed_dir.relative_to(data_dir).as_posix()
 
-    def image_path(split: str, image_id: str) -> str:
-        return f"{prefix}/{split}/{image_id}.jpg"
+    def image_path(r: Record, image_id: str) -> str:
+        return f"{prefix}/{folder(r)}/{image_id}.jpg"
 
     out: list[Record] = []
     for r in sorted((r for r in records if is_ok(r)), key=lambda r: r["image_id"]):
         src = image_dir / f"{r['image_id']}.jpg"
-        write_bytes_atomic(data_dir / image_path(r["split"], r["image_id"]), src.read_bytes())
-        out.append({**r, "image_path": image_path(r["split"], r["image_id"]), "augmented_from": None})
+        write_bytes_atomic(data_dir / image_path(r, r["image_id"]), src.read_bytes())
+        out.append({**r, "image_path": image_path(r, r["image_id"]), "augmented_from": None})
         if r["split"] != "train" or cfg.multiplier == 1:
             continue
-        image = cv2.imread(str(src), cv2.IMREAD_GRAYSCALE)
+        image = read_image(src)
         for i in range(1, cfg.multiplier):
             aug_id = f"{r['image_id']}_aug{i}"
             aug = augment_image(image, transform, sub_seed(seed, r["image_id"], i, bits=32))
-            write_bytes_atomic(data_dir / image_path("train", aug_id), encode_image(aug, "jpg", jpeg_quality))
-            out.append(
-                {**r, "image_id": aug_id, "image_path": image_path("train", aug_id), "augmented_from": r["image_id"]}
-            )
+            write_bytes_atomic(data_dir / image_path(r, aug_id), encode_image(aug, "jpg", jpeg_quality))
+            out.append({**r, "image_id": aug_id, "image_path": image_path(r, aug_id), "augmented_from": r["image_id"]})
     return out
 
 

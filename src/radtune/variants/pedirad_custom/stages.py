@@ -1,0 +1,133 @@
+"""pedirad-custom's pipeline stages: what each stage reads and writes.
+
+normalize   <normalized>/images/<image_id>.jpg + records.json: every input file except the
+            annotation files; radiographs grey (window, MONOCHROME1, ...), the colour tasks'
+            photographs (`normalize.colour_tasks`) RGB with the colour quality score
+annotate    <annotated>/records.json: each image joined with its validated annotation record (task,
+            labels, provided split, patient); an image without a valid record is rejected
+            with the record's reason; <annotated>/annotation_records.json: every
+            annotation record, used or rejected with file and field
+stratify    <split>/records.json (+ annotation_records.json passed on): the provided split where the annotation file gives one; a patient's
+            other images follow it; the rest split by patient, stratified per task
+augment     processed/<task>/<split>/, annotations/<task>/<split>_annotations.json,
+            processing_log.json; dataset metrics and their figure
+leakage     <report>: patients / identical / near-duplicate images across splits, all
+            tasks together (a child in bone_age train and fractures test is a leak)
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from radtune.figures import distributions_png
+from radtune.io import read_json, write_json
+from radtune.leakage import fingerprint, leak_messages, leakage_report
+from radtune.normalize import NormalizeSettings, list_inputs, normalize_all
+from radtune.pseudonym import resolve_key
+from radtune.records import SPLITS, read_records, write_records
+from radtune.stagelog import require_some, stage_log
+from radtune.variants.base import Final
+from radtune.variants.pedirad_8k import augment as aug
+from radtune.variants.pedirad_8k.sources import source_names
+from radtune.variants.pedirad_8k.stratify import quality_report
+
+from . import labels, splitting, stats
+from .annotations import find_annotation_files
+from .tasks import TASKS, annotations_file
+
+ANNOTATION_RECORDS = "annotation_records.json"
+
+
+def annotation_files(raw: Path) -> set[str]:
+    """The annotation files of the raw folder (not images: normalize skips them)."""
+    return {f.path.relative_to(raw).as_posix() for f in find_annotation_files(raw)}
+
+
+def normalize(p: DictConfig, *, raw: Path, out: Path) -> None:
+    n = p.dataset.normalize
+    settings = NormalizeSettings(
+        size=n.size,
+        window=n.window,
+        auto_percentiles=tuple(n.auto_percentiles),
+        jpeg_quality=n.jpeg_quality,
+        key=resolve_key(p.dataset.pseudonym),
+        colour_dirs=tuple(n.colour_tasks),
+    )
+    with stage_log("normalize") as records:
+        records += normalize_all(list_inputs(raw, annotation_files(raw)), raw, out / "images", settings, p.jobs)
+    write_records(out / "records.json", records)
+
+
+def _say(stage: str, lines: list[str]) -> None:
+    for line in lines:
+        print(f"{stage}: {line}", file=sys.stderr)
+
+
+def annotate(p: DictConfig, *, raw: Path, normalized: Path, out: Path) -> None:
+    key = resolve_key(p.dataset.pseudonym)
+    with stage_log("annotate") as records:
+        found = labels.read_labels(raw, list(p.dataset.annotate.age_range_months))
+        records += labels.join(read_records(normalized / "records.json"), found, key)
+        _say("annotate", labels.record_report(found))
+    write_records(out / "records.json", records)
+    write_json(out / ANNOTATION_RECORDS, labels.record_summary(found))
+
+
+def stratify(p: DictConfig, *, annotated: Path, out: Path, report: Path) -> None:
+    s = p.dataset.stratify
+    with stage_log("stratify") as records:
+        records += splitting.assign(read_records(annotated / "records.json"), ratios=dict(s.ratios), threshold=s.quality_threshold, seed=p.seed)
+        _say("stratify", [f"warning: {w}" for w in splitting.warnings(records)])
+    write_records(out / "records.json", records)
+    write_json(out / ANNOTATION_RECORDS, read_json(annotated / ANNOTATION_RECORDS))
+    write_json(report, quality_report(records, s.quality_threshold))
+
+
+def augment(
+    p: DictConfig, *, normalized: Path, split: Path, data_dir: Path, final: Final, metrics: Path, figure: Path
+) -> None:
+    processed, annotations_dir, log_path = final
+    with stage_log("augment") as records:
+        records += read_records(split / "records.json")
+        require_some("augment", records)  # before any image is written
+        images = aug.lay_out(
+            records,
+            normalized / "images",
+            processed,
+            data_dir,
+            p.dataset.augment,
+            p.seed,
+            p.dataset.normalize.jpeg_quality,
+            folder=lambda r: f"{r['task']}/{r['split']}",
+        )
+        for task in TASKS:
+            for s in SPLITS:
+                write_json(annotations_file(annotations_dir, task, s), labels.published(images, task, s))
+        log = aug.processing_log(records) | {
+"annotation_records": read_json(split / ANNOTATION_RECORDS)}
+        write_json(log_path, log)
+        write_json(metrics, stats.dataset_metrics(images, log))
+        distributions_png(stats.plot_tables(images), figure, f"{p.dataset.name}: dataset (original images)")
+
+
+def published_records(annotations_dir: Path) -> list[dict]:
+    return [r for t in TASKS for s in SPLITS for r in read_json(annotations_file(annotations_dir, t, s))]
+
+
+def leakage_check(p: DictConfig, *, data_dir: Path, final: Final, report: Path) -> bool:
+    leak = p.dataset.leakage
+    published = published_records(final[1])
+    records, thumbs = fingerprint(published, data_dir)
+    result = leakage_report(records, leak.phash_max_distance, leak.near_duplicate_min_correlation, thumbs)
+    write_json(report, result)
+    for line in leak_messages(result, source_names(published, read_json(final[2]))):
+        print(f"leakage-check: LEAK: {line}", file=sys.stderr)
+    print(
+        f"leakage-check: {result['images']} images, {result['patients']} patients over {len(TASKS)} tasks, "
+        f"{'passed' if result['passed'] else 'FAILED'}",
+        flush=True,
+    )
+    return bool(result["passed"])

@@ -1,0 +1,20 @@
+"""The three tasks of pedirad-custom (seed 001) and where their published files go.
+
+Each task is a top-level folder of the raw inputs (the seed's names) and of the published
+dataset: processed/<task>/<split>/<image_id>.jpg, annotations/<task>/<split>_annotations.json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+TASKS = ("bone_age", "rop_screening", "fractures")
+
+
+def annotations_file(annotations_dir: Path, task: str, split: str) -> Path:
+    return Path(annotations_dir) / task / f"{split}_annotations.json"
+
+
+def task_of(source: str) -> str | None:
+    """The task of an input, from its path relative to the raw folder (None: no task folder)."""
+    top = source.split("/", 1)[0]
+    return top if top in TASKS and "/" in source else None
