@@ -8,6 +8,10 @@ scores the answers with the variant (which computes its baselines from the train
 The test split is answered a second time with every image replaced by a black one of the
 same size: the variant's `ablation_metrics` of that run are reported as `<metric>_no_image`
 (with their intervals), so a reader sees how much of the score comes from the image.
+Where the variant names candidate answers for a row (`Variant.answer_options`, e.g. every
+ROP grade), each is also scored by its log-probability given the image and prompt
+(`radtune.generation.answer_logprobs`, teacher forcing as in training) for the variant's
+AUCs, in both runs.
 Val metrics are for choosing recipes and generator settings; test is read once.
 
 The model is loaded as merge saved it (`model.dtype`, the configured attention, on the
@@ -23,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from radtune.errors import ConfigError
-from radtune.generation import generate_answers
+from radtune.generation import answer_logprobs, generate_answers
 from radtune.io import read_json, read_jsonl
 from radtune.runtime import setup_determinism
 from radtune.train.data import blank_images, examples_from_rows
@@ -100,13 +104,22 @@ def evaluate(
             model, processor, examples, int(eval_cfg["batch_size"]), int(eval_cfg["max_new_tokens"])
         )
 
+    def option_logprobs(rows: list[dict], examples: list[dict]) -> list[list[float]] | None:
+        options = [variant.answer_options(r) for r in rows]
+        if not any(options):
+            return None
+        return answer_logprobs(model, processor, examples, options, int(eval_cfg["batch_size"]))
+
+    def scored_run(rows: list[dict], examples: list[dict]) -> Scored:
+        return variant.score(rows, answers(examples), train_rows, option_logprobs(rows, examples))
+
     scored: dict[str, Scored] = {}
     for split in ("val", "test"):
         rows = split_data[split]
-        metrics, confusion, predictions = variant.score(rows, answers(examples_from_rows(rows, data_dir)), train_rows)
+        metrics, confusion, predictions = scored_run(rows, examples_from_rows(rows, data_dir))
         metrics = {f"n_{split}" if k == "n" else k: v for k, v in metrics.items()}
         if split == "test":
-            no_image, _, _ = variant.score(rows, answers(blank_images(examples_from_rows(rows, data_dir))), train_rows)
+            no_image, _, _ = scored_run(rows, blank_images(examples_from_rows(rows, data_dir)))
             metrics |= ablated(no_image, variant.ablation_metrics)
         scored[split] = (metrics, confusion, predictions)
         print(

@@ -10,6 +10,8 @@ with `chat_row`; `write_export` writes them, one line per row sorted by id, to
   target      the structured answer as compact JSON (keys in the variant's fixed order)
   messages    the same pair in the chat format every VLM processor understands:
               user [{"type":"image"},{"type":"text","text":prompt}], assistant [{"type":"text","text":target}]
+  task        (multi-task variants) the row's task; such splits are also written per task,
+              `<data_dir>/jsonl/<task>/<split>.jsonl` (without the train mix's repeats, `repeat_of`)
 
 The export is a pure function of the variant's published dataset: same inputs => same bytes.
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -109,13 +112,15 @@ def registry_entry(
     data_state: str | None = None,
 ) -> dict[str, Any]:
     counts = {split: len(r) for split, r in rows.items()}
-    positives = {split: sum(bool(json.loads(x["target"])[positive_key]) for x in r) for split, r in rows.items()}
+    positives = {split: sum(bool(json.loads(x["target"]).get(positive_key)) for x in r) for split, r in rows.items()}
+    tasks = {split: dict(sorted(Counter(x["task"] for x in r if "task" in x).items())) for split, r in rows.items()}
     return {
         "id": dataset_id,
         "format": "jsonl-chat (id, image_path, prompt, target, messages)",
         "files": {split: f"jsonl/{split}.jsonl" for split in rows},
         "counts": counts,
         f"{positive_key}_counts": positives,
+        **({"task_counts": tasks} if any(tasks.values()) else {}),
         "content_hash": f"sha256:{digest}",
         **({"data_state": data_state} if data_state else {}),
         "dvc_hashes": dict(dvc_hashes or {}),
@@ -140,6 +145,16 @@ def read_registry_entry(path: Path, dataset_id: str) -> dict[str, Any]:
     raise InputRejected(f"{path}: no entry with id {dataset_id!r}; rerun the export-jsonl stage")
 
 
+def per_task(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    """A multi-task split's rows by their `task` field, without the training mix's repeats
+    (`repeat_of`); {} for rows without tasks."""
+    out: dict[str, list[Mapping[str, Any]]] = {}
+    for r in rows:
+        if "task" in r and not r.get("repeat_of"):
+            out.setdefault(r["task"], []).append(r)
+    return out
+
+
 def write_export(
     data_dir: Path,
     out_dir: Path,
@@ -161,6 +176,8 @@ def write_export(
             if not (data_dir / r["image_path"]).is_file():
                 raise InputRejected(f"{split}: image_path {r['image_path']!r} of {r['id']} not found under {data_dir}")
         write_text_atomic(out_dir / f"{split}.jsonl", jsonl_text(split_rows))
+        for task, task_rows in per_task(split_rows).items():
+            write_text_atomic(out_dir / task / f"{split}.jsonl", jsonl_text(task_rows))
     digest = content_hash(data_dir, out_dir, list(rows))
     write_text_atomic(
         registry,

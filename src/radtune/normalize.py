@@ -2,7 +2,9 @@
 
 Inputs are all files under the raw folder except the labels CSV; files in train/, val/
 or test/ sub-folders carry that split along (`source_split`) for `stratify.mode=keep`.
-The pixel work is `radtune.render.render_file`, the same code `radtune convert` runs."""
+The pixel work is `radtune.render.render_file`, the same code `radtune convert` runs;
+files in the settings' `colour_dirs` (colour photographs, e.g. fundus images) go through
+`radtune.render.render_colour_file` instead and stay RGB."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ class NormalizeSettings:
     auto_percentiles: tuple[float, float]
     jpeg_quality: int
     key: str  # pseudonym key
+    colour_dirs: tuple[str, ...] = ()  # top-level input folders of colour photographs (kept RGB)
 
 
 def list_inputs(raw_dir: Path, exclude: set[str]) -> list[Path]:
@@ -72,7 +75,7 @@ def named_by_source(message: str, relative: Path) -> str:
 def normalize_one(path: Path, raw_dir: Path, image_dir: Path, s: NormalizeSettings) -> Record:
     """Render one input, write its image as `<image_id>.jpg`, return its record."""
     from radtune.imaging import encode_image
-    from radtune.render import render_file
+    from radtune.render import render_colour_file, render_file
 
     relative = path.relative_to(raw_dir)
     data = path.read_bytes()
@@ -87,7 +90,10 @@ def normalize_one(path: Path, raw_dir: Path, image_dir: Path, s: NormalizeSettin
         "reason": None,
     }
     try:
-        r = render_file(path, window=s.window, size=s.size, auto_percentiles=s.auto_percentiles)
+        if relative.parts[0] in s.colour_dirs:
+            r = render_colour_file(path, size=s.size)
+        else:
+            r = render_file(path, window=s.window, size=s.size, auto_percentiles=s.auto_percentiles)
     except InputRejected as e:
         return reject(record, STAGE, named_by_source(str(e), relative))
     except ConfigError:  # a setting, not this file: the stage stops (check-params refuses it first)

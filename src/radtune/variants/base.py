@@ -95,11 +95,21 @@ class Variant(ABC):
     def blank_text(self, text: str) -> str:
         """A user prompt with its patient context removed (training's prompt dropout)."""
 
+    def answer_options(self, row: Mapping[str, Any]) -> list[str]:
+        """Candidate answers eval scores by their likelihood for this row (e.g. every grade of
+        a screening finding, for AUCs), passed to `score` as `option_logprobs`; [] = none."""
+        return []
+
     @abstractmethod
     def score(
-        self, test_rows: Sequence[Mapping[str, Any]], outputs: Sequence[str], train_rows: Sequence[Mapping[str, Any]]
+        self,
+        test_rows: Sequence[Mapping[str, Any]],
+        outputs: Sequence[str],
+        train_rows: Sequence[Mapping[str, Any]],
+        option_logprobs: Sequence[Sequence[float]] | None = None,
     ) -> Scored:
-        """(metrics, confusion rows, predictions) of the model's answers to the test rows."""
+        """(metrics, confusion rows, predictions) of the model's answers to the test rows;
+        `option_logprobs[i]`: the log-probability of each of `answer_options(test_rows[i])`."""
 
     @abstractmethod
     def headline(self, metrics: Mapping[str, Any]) -> str:

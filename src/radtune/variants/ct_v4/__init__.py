@@ -97,7 +97,11 @@ class CtV4(Variant):
         return text  # the prompt carries no patient context
 
     def score(
-        self, test_rows: Sequence[Mapping[str, Any]], outputs: Sequence[str], train_rows: Sequence[Mapping[str, Any]]
+        self,
+        test_rows: Sequence[Mapping[str, Any]],
+        outputs: Sequence[str],
+        train_rows: Sequence[Mapping[str, Any]],
+        option_logprobs: Sequence[Sequence[float]] | None = None,
     ) -> Scored:
         from radtune.variants.ct_v4.scoring import score_ct
 

@@ -95,7 +95,11 @@ class Pedirad8k(Variant):
         return blank_text(text)
 
     def score(
-        self, test_rows: Sequence[Mapping[str, Any]], outputs: Sequence[str], train_rows: Sequence[Mapping[str, Any]]
+        self,
+        test_rows: Sequence[Mapping[str, Any]],
+        outputs: Sequence[str],
+        train_rows: Sequence[Mapping[str, Any]],
+        option_logprobs: Sequence[Sequence[float]] | None = None,
     ) -> Scored:
         from radtune.variants.pedirad_8k.scoring import score, train_baselines
 

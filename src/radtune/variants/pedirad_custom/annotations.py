@@ -31,7 +31,8 @@ from typing import Any
 from radtune.errors import InputRejected
 from radtune.io import read_json
 
-TASKS = ("bone_age", "rop_screening", "fractures")
+from .tasks import TASKS
+
 ANNOTATIONS_DIR = "annotations"
 SPLIT_ORDER = ("train", "val", "test")
 IMAGE_SUFFIXES = frozenset({".dcm", ".dicom", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"})
@@ -92,6 +93,7 @@ class Annotations:
     unlabelled: list[str] = field(default_factory=list)  # images (relative to raw) no record names
     rejected_only: list[str] = field(default_factory=list)  # images named only by rejected records
     images: int = 0  # image files in the task folders
+    refused: dict[str, str] = field(default_factory=dict)  # image (relative to raw) -> why its record was rejected
 
     @property
     def counts(self) -> dict[str, int]:
@@ -543,7 +545,9 @@ def load_annotations(raw: Path) -> Annotations:
                 else:
                     first_use[clean["source"]] = f"{label}[{i}]"
             elif isinstance(rec, Mapping):
-                referenced |= _named_sources(f.task, rec, images[f.task], f.split)
+                for source in _named_sources(f.task, rec, images[f.task], f.split):
+                    referenced.add(source)
+                    out.refused.setdefault(source, reason)
             if clean is not None:
                 counts["clean"] += 1
                 out.records.append(clean)

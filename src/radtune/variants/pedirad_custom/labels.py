@@ -9,15 +9,12 @@ reason (e.g. a record whose image does not exist, which has no input file of its
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from radtune.pseudonym import pseudonym
 from radtune.records import Record, is_ok, reject
 
-from .annotations import read_annotations
+from .annotations import Annotations
 from .tasks import task_of
 
 STAGE = "annotate"
@@ -32,17 +29,6 @@ COMMON_FIELDS = ("image_id", "image_path", "patient_id", "task", "split", "provi
 TAIL_FIELDS = ("quality_score", "modality", "padding", "scale", "source_shape")
 
 
-@dataclass(frozen=True)
-class Found:
-    records: list[dict]  # valid annotation records (normalised), each with `source` and `task`
-    rejections: list[dict]  # {"source": image path relative to raw or None, "reason": one line}
-
-
-def read_labels(raw: Path, age_range: Sequence[int]) -> Found:
-    """Every annotation record of the raw folder, validated (ages outside `age_range` months
-    rejected naming the field)."""
-    records, rejections = read_annotations(Path(raw), age_range=tuple(age_range))
-    return Found(records, rejections)
 
 
 def _patient(record: Record, label: dict, key: str) -> str:
@@ -51,10 +37,10 @@ def _patient(record: Record, label: dict, key: str) -> str:
     return pseudonym(f"id:{pid}", key) if pid not in (None, "") else record["patient_id"]
 
 
-def join(records: list[Record], found: Found, key: str) -> list[Record]:
+def join(records: list[Record], found: Annotations, key: str) -> list[Record]:
     """Normalized records -> labelled records (rejected: no valid annotation record)."""
     label_of = {r["source"]: r for r in found.records}
-    refused = {r["source"]: r["reason"] for r in found.rejections if r.get("source")}
+    refused = found.refused
     out = []
     for r in records:
         if not is_ok(r):
@@ -85,21 +71,24 @@ def join(records: list[Record], found: Found, key: str) -> list[Record]:
     return out
 
 
-def record_summary(found: Found) -> dict[str, Any]:
+def record_summary(found: Annotations) -> dict[str, Any]:
     """Every annotation record: how many were valid, and each rejection's line."""
+    c = found.counts
     return {
-        "records": len(found.records) + len(found.rejections),
-        "valid": len(found.records),
-        "rejected": len(found.rejections),
-        "rejections": [r["reason"] for r in found.rejections],
+        "files": c["files"],
+        "records": c["records"],
+        "valid": c["clean"],
+        "rejected": c["rejected"],
+        "files_rejected": c["files_rejected"],
+        "rejections": list(found.rejected),
     }
 
 
-def record_report(found: Found) -> list[str]:
+def record_report(found: Annotations) -> list[str]:
     """The stage log's lines for the annotation records: one per rejected record, then the count."""
     s = record_summary(found)
-    lines = [f"rejected record: {reason}" for reason in s["rejections"]]
-    return [*lines, f"annotation records: {s['records']}, valid: {s['valid']}, rejected: {s['rejected']}"]
+    lines = [f"rejected: {reason}" for reason in s["rejections"]]
+    return [*lines, f"annotation records: {s['records']} in {s['files']} files, valid: {s['valid']}, rejected: {s['rejected']}"]
 
 
 def published(images: list[Record], task: str, split: str) -> list[dict[str, Any]]:

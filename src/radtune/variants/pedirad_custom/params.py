@@ -17,7 +17,6 @@ _SHARED = (
     "dataset.normalize.window",
     "dataset.normalize.jpeg_quality",
     "dataset.normalize.auto_percentiles",
-    "dataset.annotate.age_range_months",
     "dataset.stratify.quality_threshold",
     "dataset.leakage.phash_max_distance",
     "dataset.leakage.near_duplicate_min_correlation",

@@ -35,7 +35,7 @@ from radtune.variants.pedirad_8k.sources import source_names
 from radtune.variants.pedirad_8k.stratify import quality_report
 
 from . import labels, splitting, stats
-from .annotations import find_annotation_files
+from .annotations import find_annotation_files, load_annotations
 from .tasks import TASKS, annotations_file
 
 ANNOTATION_RECORDS = "annotation_records.json"
@@ -69,7 +69,7 @@ def _say(stage: str, lines: list[str]) -> None:
 def annotate(p: DictConfig, *, raw: Path, normalized: Path, out: Path) -> None:
     key = resolve_key(p.dataset.pseudonym)
     with stage_log("annotate") as records:
-        found = labels.read_labels(raw, list(p.dataset.annotate.age_range_months))
+        found = load_annotations(raw)
         records += labels.join(read_records(normalized / "records.json"), found, key)
         _say("annotate", labels.record_report(found))
     write_records(out / "records.json", records)
