@@ -26,7 +26,16 @@ from pathlib import Path
 from typing import Any
 
 from radtune.export import target_text
-from radtune.metrics import RadiologyMetrics, accuracy, parse_json_predictions, prediction_rows
+from radtune.generation import field_marginals, option_probabilities
+from radtune.metrics import (
+    RadiologyMetrics,
+    accuracy,
+    answer_bool,
+    confusion_rows,
+    most_common,
+    parse_json_predictions,
+    prediction_rows,
+)
 from radtune.metrics import round4 as r4
 from radtune.variants.base import Scored
 from radtune.variants.pedirad_8k import scoring as p8
@@ -52,20 +61,15 @@ def answer_options(row: Mapping[str, Any]) -> list[str]:
     return list(ROP_OPTION_TEXTS) if row.get("task") == ROP_TASK else []
 
 
-def _softmax(logprobs: Sequence[float]) -> list[float]:
-    top = max(logprobs)
-    e = [math.exp(x - top) for x in logprobs]
-    total = sum(e)
-    return [x / total for x in e]
-
-
 def rop_scores(logprobs: Sequence[float]) -> dict[str, float]:
     """P(zone = c) for c in ZONES, P(plus), P(any ROP) from one eye's option log-probs."""
-    probs = _softmax(logprobs)
-    out = {f"zone {z}": sum(p for p, o in zip(probs, ROP_OPTIONS) if o["zone"] == z) for z in ZONES}
-    out["plus"] = sum(p for p, o in zip(probs, ROP_OPTIONS) if o["plus_disease"])
-    out["any"] = sum(p for p, o in zip(probs, ROP_OPTIONS) if o["stage"] > 0)
-    return out
+    probs = option_probabilities(logprobs)
+    zone = field_marginals(ROP_OPTIONS, probs, "zone")
+    return {
+        **{f"zone {z}": zone.get(z, 0.0) for z in ZONES},
+        "plus": field_marginals(ROP_OPTIONS, probs, "plus_disease").get(True, 0.0),
+        "any": 1.0 - field_marginals(ROP_OPTIONS, probs, "stage").get(0, 0.0),
+    }
 
 
 def rop_metrics(
@@ -115,8 +119,6 @@ def train_baselines(train_rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     rows = originals(train_rows)
     by_task = {t: [r for r in rows if r["task"] == t] for t in ("bone_age", ROP_TASK, "fractures")}
     zones = [json.loads(r["target"])["zone"] for r in by_task[ROP_TASK]]
-    from radtune.metrics import most_common
-
     return {
         **p8.train_baselines(by_task["fractures"]),
         "bone_age_mean": p8.train_baselines(by_task["bone_age"])["bone_age_mean"] if by_task["bone_age"] else 0.0,
@@ -153,8 +155,6 @@ def score(
         lp = [option_logprobs[i] for i in idx] if option_logprobs is not None else None
         metrics |= rop_metrics(t, p, lp, baselines["majority_zone"])
     fx_t, fx_p, _ = part("fractures")
-    from radtune.metrics import answer_bool, confusion_rows
-
     confusion = confusion_rows(
         [bool(x["fracture"]) for x in fx_t], [answer_bool(x, "fracture") for x in fx_p], "fracture", "no_fracture"
     )
