@@ -18,6 +18,7 @@ from pydicom.uid import (
     DigitalXRayImageStorageForPresentation,
     ExplicitVRLittleEndian,
     JPEG2000Lossless,
+    OphthalmicPhotography8BitImageStorage,
     RLELossless,
     generate_uid,
 )
@@ -25,7 +26,11 @@ from pydicom.uid import (
 UID_ROOT = "1.2.826.0.1.3680043.8.498."  # pydicom's root for generated UIDs
 IMPLEMENTATION_UID = generate_uid(UID_ROOT, entropy_srcs=["radtune.synth implementation"])
 IMPLEMENTATION_VERSION = "RADTUNE_SYNTH_1"
-SOP_CLASS = {"DX": DigitalXRayImageStorageForPresentation, "CR": ComputedRadiographyImageStorage}
+SOP_CLASS = {
+    "DX": DigitalXRayImageStorageForPresentation,
+    "CR": ComputedRadiographyImageStorage,
+    "OP": OphthalmicPhotography8BitImageStorage,
+}
 TRANSFER_SYNTAX = {"explicit": ExplicitVRLittleEndian, "rle": RLELossless, "j2k": JPEG2000Lossless}
 ENCODER = {"rle": "pylibjpeg", "j2k": "pylibjpeg"}  # fixed plugins: same bytes on every machine
 
