@@ -29,8 +29,6 @@ COMMON_FIELDS = ("image_id", "image_path", "patient_id", "task", "split", "provi
 TAIL_FIELDS = ("quality_score", "modality", "padding", "scale", "source_shape")
 
 
-
-
 def _patient(record: Record, label: dict, key: str) -> str:
     """The annotation's patient_id (pseudonymised as the header's would be), else normalize's."""
     pid = label.get("patient_id")
@@ -65,7 +63,9 @@ def join(records: list[Record], found: Annotations, key: str) -> list[Record]:
                 "task": task,
                 "provided_split": label.get("split"),
                 "patient_id": _patient(r, label, key),
-                "patient_id_source": "annotation" if label.get("patient_id") not in (None, "") else r["patient_id_source"],
+                "patient_id_source": "annotation"
+                if label.get("patient_id") not in (None, "")
+                else r["patient_id_source"],
             }
         )
     return out
@@ -88,7 +88,10 @@ def record_report(found: Annotations) -> list[str]:
     """The stage log's lines for the annotation records: one per rejected record, then the count."""
     s = record_summary(found)
     lines = [f"rejected: {reason}" for reason in s["rejections"]]
-    return [*lines, f"annotation records: {s['records']} in {s['files']} files, valid: {s['valid']}, rejected: {s['rejected']}"]
+    return [
+        *lines,
+        f"annotation records: {s['records']} in {s['files']} files, valid: {s['valid']}, rejected: {s['rejected']}",
+    ]
 
 
 def published(images: list[Record], task: str, split: str) -> list[dict[str, Any]]:

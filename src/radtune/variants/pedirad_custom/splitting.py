@@ -38,9 +38,7 @@ def assign(records: list[Record], *, ratios: dict[str, float], threshold: float,
             first.setdefault(r["patient_id"], r)
     drawn = assign_patients({p: stratum(r) for p, r in first.items()}, ratios, seed)
     split_of = given | drawn
-    return [
-        {**r, "split": r["provided_split"] or split_of[r["patient_id"]]} if is_ok(r) else r for r in gated
-    ]
+    return [{**r, "split": r["provided_split"] or split_of[r["patient_id"]]} if is_ok(r) else r for r in gated]
 
 
 def warnings(records: list[Record]) -> list[str]:

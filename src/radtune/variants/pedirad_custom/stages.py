@@ -7,8 +7,9 @@ annotate    <annotated>/records.json: each image joined with its validated annot
             labels, provided split, patient); an image without a valid record is rejected
             with the record's reason; <annotated>/annotation_records.json: every
             annotation record, used or rejected with file and field
-stratify    <split>/records.json (+ annotation_records.json passed on): the provided split where the annotation file gives one; a patient's
-            other images follow it; the rest split by patient, stratified per task
+stratify    <split>/records.json (+ annotation_records.json passed on): the split the
+            annotation file gives where it gives one, a patient's other images following
+            it; the rest split by patient, stratified per task
 augment     processed/<task>/<split>/, annotations/<task>/<split>_annotations.json,
             processing_log.json; dataset metrics and their figure
 leakage     <report>: patients / identical / near-duplicate images across splits, all
@@ -79,7 +80,9 @@ def annotate(p: DictConfig, *, raw: Path, normalized: Path, out: Path) -> None:
 def stratify(p: DictConfig, *, annotated: Path, out: Path, report: Path) -> None:
     s = p.dataset.stratify
     with stage_log("stratify") as records:
-        records += splitting.assign(read_records(annotated / "records.json"), ratios=dict(s.ratios), threshold=s.quality_threshold, seed=p.seed)
+        records += splitting.assign(
+            read_records(annotated / "records.json"), ratios=dict(s.ratios), threshold=s.quality_threshold, seed=p.seed
+        )
         _say("stratify", [f"warning: {w}" for w in splitting.warnings(records)])
     write_records(out / "records.json", records)
     write_json(out / ANNOTATION_RECORDS, read_json(annotated / ANNOTATION_RECORDS))
@@ -106,8 +109,7 @@ def augment(
         for task in TASKS:
             for s in SPLITS:
                 write_json(annotations_file(annotations_dir, task, s), labels.published(images, task, s))
-        log = aug.processing_log(records) | {
-"annotation_records": read_json(split / ANNOTATION_RECORDS)}
+        log = aug.processing_log(records) | {"annotation_records": read_json(split / ANNOTATION_RECORDS)}
         write_json(log_path, log)
         write_json(metrics, stats.dataset_metrics(images, log))
         distributions_png(stats.plot_tables(images), figure, f"{p.dataset.name}: dataset (original images)")

@@ -43,9 +43,7 @@ def dataset_metrics(images: list[Record], log: dict) -> dict:
         "annotation_records_rejected": log["annotation_records"]["rejected"],
         "augmented_images": len(images) - len(originals),
         "patients": len({r["patient_id"] for r in originals}),
-        "patients_in_several_tasks": sum(
-            len(ts) > 1 for ts in _tasks_by_patient(originals).values()
-        ),
+        "patients_in_several_tasks": sum(len(ts) > 1 for ts in _tasks_by_patient(originals).values()),
         **per_split,
         "split_warning_count": len(warned),
         "split_warnings": warned,
@@ -60,7 +58,9 @@ def _tasks_by_patient(images: list[Record]) -> dict[str, set[str]]:
 
 
 def _rop_label(r: Record) -> str:
-    return "normal" if r["stage"] == 0 else f"zone {r['zone']} stage {r['stage']}" + (" plus" if r["plus_disease"] else "")
+    return (
+        "normal" if r["stage"] == 0 else f"zone {r['zone']} stage {r['stage']}" + (" plus" if r["plus_disease"] else "")
+    )
 
 
 def plot_tables(images: list[Record]) -> dict[str, list[dict]]:

@@ -461,7 +461,7 @@ def fundus_bytes(eye: Eye, seed: int) -> bytes:
     if eye.fmt in ("png", "jpg"):
         return encode_image(rgb, eye.fmt, jpeg_quality=92)
     photometric = "RGB" if eye.fmt == "dcm_rgb" else "YBR_FULL_422"
-    return fundus.fundus_dicom(rgb, dict(eye.header), photometric=photometric)
+    return fundus.fundus_dicom_bytes(rgb, dict(eye.header), photometric=photometric)
 
 
 def item_bytes(item: Item) -> bytes:
