@@ -8,7 +8,8 @@ import pytest
 from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, precision_score, recall_score, roc_auc_score
 
 from radtune.metrics import RadiologyMetrics, bootstrap_ci95, most_common, parse_json_predictions, wilson_ci95
-from radtune.variants.pedirad_8k.scoring import score, train_baselines
+from radtune.pediatric import train_baselines
+from radtune.variants.pedirad_8k.scoring import score
 
 M = RadiologyMetrics()
 

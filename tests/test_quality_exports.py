@@ -20,7 +20,7 @@ import yaml
 from radtune.imaging import encode_image, read_image
 from radtune.normalize import NormalizeSettings, list_inputs, normalize_one
 from radtune.render import render_file
-from radtune.variants.pedirad_8k.stratify import quality_gate
+from radtune.splits import quality_gate
 from radtune.variants.pedirad_8k.synth import generate
 
 ROOT = Path(__file__).resolve().parents[1]

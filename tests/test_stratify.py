@@ -7,9 +7,10 @@ from omegaconf import OmegaConf
 
 from radtune.errors import ConfigError
 from radtune.params import compose, validate
+from radtune.splits import assign_patients, quality_gate
 from radtune.variants.pedirad_8k import stages
 from radtune.variants.pedirad_8k.stats import dataset_metrics
-from radtune.variants.pedirad_8k.stratify import assign_patients, quality_gate, split_warnings, stratify
+from radtune.variants.pedirad_8k.stratify import split_warnings, stratify
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 

@@ -14,6 +14,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from radtune import variants
 from radtune.errors import ConfigError
 from radtune.variants.base import Rules
+from radtune.windows import WINDOW_CHOICES_SHORT, check_percentiles, is_window
 
 PARAMS_FILE = Path("params.yaml")
 CONF_DIR = Path("conf")
@@ -78,6 +79,19 @@ _COMMON: Rules = {
 _NUM, _FRACTION = (int, float), (lambda v: 0 <= v <= 1, "a number in [0, 1]")
 _BOOL, _NONE, _LIST = (bool,), type(None), (list, ListConfig)
 _POS_INT = ((int,), lambda v: v >= 1, "an integer >= 1")
+
+#: `dataset.*` keys the pediatric variants (pedirad_8k, pedirad_custom) read the same way
+IMAGE_RULES: Rules = {
+    "dataset.fetch": ((DictConfig,), lambda v: len(v) == 0, "{} (the inputs are local: nothing to download)"),
+    "dataset.normalize.size": ((int,), lambda v: v >= 0, "an integer >= 0 (0 keeps native size)"),
+    "dataset.normalize.window": ((str,), is_window, WINDOW_CHOICES_SHORT),
+    "dataset.normalize.jpeg_quality": ((int,), lambda v: 1 <= v <= 100, "an integer in 1..100"),
+    # the auto window's bounds: render's own check (raises naming what is wrong)
+    "dataset.normalize.auto_percentiles": (_LIST, lambda v: bool(check_percentiles(v)), "[low, high] percent"),
+    "dataset.stratify.quality_threshold": ((int, float), lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+    "dataset.leakage.phash_max_distance": ((int,), lambda v: 0 <= v <= 64, "an integer in 0..64"),
+    "dataset.leakage.near_duplicate_min_correlation": ((int, float), lambda v: -1 <= v <= 1, "a number in [-1, 1]"),
+}
 _NONNEG = (_NUM, lambda v: v >= 0, "a number >= 0")
 _ANY_BOOL = (_BOOL, lambda v: True, "true or false")
 _NAME = ((str,), bool, "a non-empty name")

@@ -82,8 +82,8 @@ class Pedirad8k(Variant):
 
     def source_names(self, p: DictConfig, *, data_dir: Path) -> dict[str, str]:
         from radtune.io import read_json
+        from radtune.publish import source_names
         from radtune.records import SPLITS
-        from radtune.variants.pedirad_8k.sources import source_names
 
         annotations, log = (Path(data_dir) / f for f in p.dataset.layout.final[1:])
         published = [r for s in SPLITS for r in read_json(annotations / f"{s}_annotations.json")]
@@ -101,7 +101,8 @@ class Pedirad8k(Variant):
         train_rows: Sequence[Mapping[str, Any]],
         option_logprobs: Sequence[Sequence[float]] | None = None,
     ) -> Scored:
-        from radtune.variants.pedirad_8k.scoring import score, train_baselines
+        from radtune.pediatric import train_baselines
+        from radtune.variants.pedirad_8k.scoring import score
 
         return score(test_rows, outputs, train_baselines(train_rows))
 

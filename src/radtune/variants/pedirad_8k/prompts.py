@@ -9,7 +9,6 @@ than that); null stays null. Rows are a pure function of the annotation files.""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from radtune.errors import InputRejected
 from radtune.export import chat_row, target_text
 from radtune.io import read_json
+from radtune.pediatric import describe_patient, round_months
 
 TARGET_KEYS = ("fracture", "fracture_type", "location", "bone_age_months")
 REQUIRED_FIELDS = ("image_id", "image_path", "fracture", "fracture_type", "location")
@@ -25,19 +25,6 @@ INSTRUCTION = (
     "Read this pediatric hand/wrist/forearm radiograph. Answer with JSON only, keys: "
     "fracture (true/false), fracture_type, location, bone_age_months."
 )
-_SEX = {"M": "male", "F": "female"}
-
-
-def describe_patient(age_months: Any, sex: Any) -> str:
-    known = isinstance(age_months, (int, float)) and not isinstance(age_months, bool)
-    age = f"{int(age_months)} months old" if known else "age unknown"
-    return f"Patient: {age}, {_SEX.get(str(sex).upper(), 'sex unknown')}."
-
-
-def prompt_age_months(prompt: str) -> int | None:
-    """The age `describe_patient` wrote into a prompt (None when the prompt has none)."""
-    m = re.match(r"Patient: (\d+) months old,", prompt)
-    return int(m[1]) if m else None
 
 
 def build_prompt(record: Mapping[str, Any]) -> str:
@@ -56,12 +43,6 @@ def blank_text(text: str) -> str:
     """Any pedirad-8k prompt -> the blank prompt (every prompt of this variant ends with
     INSTRUCTION; a text that does not is returned unchanged)."""
     return blank_prompt() if text.endswith(INSTRUCTION) else text
-
-
-def round_months(value: Any) -> int | None:
-    if value is None or isinstance(value, bool):
-        return None
-    return int(round(float(value)))
 
 
 def build_target(record: Mapping[str, Any]) -> dict[str, Any]:

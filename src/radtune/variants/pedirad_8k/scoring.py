@@ -1,5 +1,5 @@
 """Scoring pedirad-8k answers: fracture, fracture type and location, bone age, each next to
-the baselines a reviewer would try first.
+the baselines a reviewer would try first (the metrics and their rules: `radtune.pediatric`).
 
 Rules (malformed output always counts as wrong):
   fracture          an answer that is not valid JSON, or whose "fracture" is not a boolean,
@@ -21,90 +21,13 @@ bootstrap interval."""
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from radtune.metrics import (
-    RadiologyMetrics,
-    accuracy,
-    answer_bool,
-    bootstrap_ci95,
-    confusion_rows,
-    majority,
-    most_common,
-    parse_json_predictions,
-    prediction_rows,
-)
+from radtune.metrics import answer_bool, confusion_rows, parse_json_predictions, prediction_rows
 from radtune.metrics import round4 as r4
-from radtune.variants.pedirad_8k.prompts import prompt_age_months
-
-FIELDS = ("fracture_type", "location")
-
-
-def _num(x: Any) -> float | None:
-    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else None
-
-
-def train_baselines(train_rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    targets = [json.loads(r["target"]) for r in train_rows]
-    ages = [a for a in (_num(t.get("bone_age_months")) for t in targets) if a is not None]
-    fractures = [t for t in targets if t["fracture"]]
-    return {
-        "majority_fracture": majority([bool(t["fracture"]) for t in targets]),
-        "bone_age_mean": sum(ages) / len(ages) if ages else 0.0,
-        **{f"majority_{f}": most_common([t[f] for t in fractures]) for f in FIELDS},
-    }
-
-
-def fracture_metrics(targets: list[dict], parsed: list[dict | None], baselines: Mapping[str, Any]) -> dict[str, Any]:
-    m = RadiologyMetrics()
-    gt = [bool(t["fracture"]) for t in targets]
-    pred = [answer_bool(p, "fracture") for p in parsed]
-    fx = m.fracture_f1(pred, gt)
-    guess = baselines["majority_fracture"]
-    return {
-        "fracture_f1": r4(fx["f1"]),
-        "fracture_precision": r4(fx["precision"]),
-        "fracture_recall": r4(fx["recall"]),
-        **accuracy("fracture_accuracy", [p is not None and p == g for p, g in zip(pred, gt)]),
-        **accuracy("fracture_majority_accuracy", [guess == g for g in gt]),
-    }
-
-
-def field_metrics(targets: list[dict], parsed: list[dict | None], baselines: Mapping[str, Any]) -> dict[str, Any]:
-    """Type and location: over all cases, and on the fractures with the train-majority baseline."""
-    out: dict[str, Any] = {}
-    for f in FIELDS:
-        said = [p.get(f) if p else None for p in parsed]
-        out[f"{f}_accuracy"] = accuracy(f, [s == t[f] for s, t in zip(said, targets)])[f]
-        on_fx = [(s, t[f]) for s, t in zip(said, targets) if t["fracture"]]
-        out |= accuracy(f"{f}_accuracy_on_fractures", [s == g for s, g in on_fx])
-        out |= accuracy(f"{f}_majority_accuracy_on_fractures", [baselines[f"majority_{f}"] == g for _, g in on_fx])
-    return out
-
-
-def bone_age_metrics(
-    targets: list[dict], parsed: list[dict | None], prompts: list[str], baselines: Mapping[str, Any]
-) -> dict[str, Any]:
-    m = RadiologyMetrics()
-    mean = float(baselines["bone_age_mean"])
-    gt = [_num(t.get("bone_age_months")) for t in targets]
-    said = [_num(p.get("bone_age_months")) if p else None for p in parsed]
-    filled = [mean if a is None else a for a in said]  # a missing answer = the train-mean guess
-    chrono = [prompt_age_months(p) for p in prompts]
-    chrono_filled = [mean if a is None else float(a) for a in chrono]
-    errors = [abs(f - g) for f, g in zip(filled, gt) if g is not None]
-    return {
-        "bone_age_n": sum(g is not None for g in gt),
-        "bone_age_mae": r4(m.bone_age_mae(filled, gt)),
-        "bone_age_mae_ci95": bootstrap_ci95(errors),
-        "bone_age_within_2mo": r4(m.bone_age_within_months(said, gt, margin_months=2.0)),
-        "bone_age_mean_predictor_mae": r4(m.bone_age_mae([mean] * len(gt), gt)),
-        "bone_age_chronological_mae": r4(m.bone_age_mae(chrono_filled, gt)),
-        "bone_age_chronological_within_2mo": r4(m.bone_age_within_months(chrono_filled, gt, margin_months=2.0)),
-    }
+from radtune.pediatric import FIELDS, bone_age_metrics, field_metrics, fracture_metrics, num
 
 
 def score(
@@ -163,7 +86,7 @@ def montage_items(image_root: Path, rows: Sequence[Mapping[str, Any]], predictio
     for pred in predictions:
         truth, answer = json.loads(pred["target"]), pred["parsed"] or {}
         fields_right = all(answer.get(k) == truth[k] for k in ("fracture", *FIELDS))
-        age, said = _num(truth.get("bone_age_months")), _num(answer.get("bone_age_months"))
+        age, said = num(truth.get("bone_age_months")), num(answer.get("bone_age_months"))
         age_right = age is None or (said is not None and abs(said - age) <= 12)
         items.append(
             {

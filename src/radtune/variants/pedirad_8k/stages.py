@@ -20,16 +20,16 @@ from radtune.io import read_json, write_json
 from radtune.leakage import fingerprint, leak_messages, leakage_report
 from radtune.normalize import NormalizeSettings, list_inputs, normalize_all
 from radtune.pseudonym import resolve_key
+from radtune.publish import annotations, lay_out, processing_log, source_names
 from radtune.records import SPLITS, read_records, write_records
+from radtune.splits import quality_report
 from radtune.stagelog import require_some, stage_log
 from radtune.variants.base import Final
 from radtune.variants.pedirad_8k import annotate as ann
-from radtune.variants.pedirad_8k import augment as aug
 from radtune.variants.pedirad_8k import stats
 from radtune.variants.pedirad_8k import stratify as strat
 from radtune.variants.pedirad_8k.conflicts import image_digests
 from radtune.variants.pedirad_8k.labelcsv import csv_report, read_labels_csv
-from radtune.variants.pedirad_8k.sources import source_names
 
 
 def normalize(p: DictConfig, *, raw: Path, out: Path) -> None:
@@ -79,7 +79,7 @@ def stratify(p: DictConfig, *, annotated: Path, out: Path, report: Path) -> None
         )
         _say("stratify", [f"warning: {w}" for w in strat.split_warnings(records, s.min_split_images)])
     write_records(out, records)
-    write_json(report, strat.quality_report(records, s.quality_threshold))
+    write_json(report, quality_report(records, s.quality_threshold))
 
 
 def augment(
@@ -89,7 +89,7 @@ def augment(
     with stage_log("augment") as records:
         records += read_records(split)
         require_some("augment", records)  # before any image is written
-        images = aug.lay_out(
+        images = lay_out(
             records,
             normalized / "images",
             processed,
@@ -99,8 +99,8 @@ def augment(
             p.dataset.normalize.jpeg_quality,
         )
         for s in SPLITS:
-            write_json(annotations_dir / f"{s}_annotations.json", aug.annotations(images, s))
-        log = aug.processing_log(records)
+            write_json(annotations_dir / f"{s}_annotations.json", annotations(images, s))
+        log = processing_log(records)
         write_json(log_path, log)
         write_json(metrics, stats.dataset_metrics(images, log, p.dataset.stratify.min_split_images))
         distributions_png(stats.plot_tables(images), figure, f"{p.dataset.name}: dataset (original images)")

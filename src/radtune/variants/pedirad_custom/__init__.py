@@ -87,9 +87,9 @@ class PediradCustom(Variant):
 
     def source_names(self, p: DictConfig, *, data_dir: Path) -> dict[str, str]:
         from radtune.io import read_json
-        from radtune.variants.pedirad_8k.sources import source_names
+        from radtune.publish import source_names
 
-        from .stages import published_records
+        from .tasks import published_records
 
         annotations, log = (Path(data_dir) / f for f in p.dataset.layout.final[1:])
         return source_names(published_records(annotations), read_json(log))

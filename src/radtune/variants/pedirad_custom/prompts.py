@@ -22,8 +22,8 @@ from typing import Any
 from radtune.errors import InputRejected
 from radtune.export import chat_row, target_text
 from radtune.io import read_json
+from radtune.pediatric import describe_patient, round_months
 from radtune.seeds import sub_rng
-from radtune.variants.pedirad_8k.prompts import describe_patient, round_months
 
 from .tasks import TASKS, annotations_file
 
@@ -42,7 +42,6 @@ INSTRUCTIONS = {
     ),
 }
 _SEX = {"M": "male", "F": "female"}
-MIXES = ("proportional", "balanced")
 
 
 def describe_infant(pma_weeks: Any, sex: Any) -> str:

@@ -25,6 +25,7 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
+from radtune import pediatric as p8
 from radtune.export import target_text
 from radtune.generation import field_marginals, option_probabilities
 from radtune.metrics import (
@@ -38,7 +39,6 @@ from radtune.metrics import (
 )
 from radtune.metrics import round4 as r4
 from radtune.variants.base import Scored
-from radtune.variants.pedirad_8k import scoring as p8
 
 ZONES = ("I", "II", "III")
 STAGES = (1, 2, 3, 4, 5)

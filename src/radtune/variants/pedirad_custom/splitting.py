@@ -4,14 +4,14 @@ A record whose annotation file names its split (`{split}_annotations.json`) keep
 patient with such a record takes that split for all their other images (a child in the
 bone-age train split stays in train for the fracture task too); if the provided files
 put one child in two splits, they stay as given and leakage-check reports the leak. The
-remaining patients are split by `radtune.variants.pedirad_8k.stratify.assign_patients`
+remaining patients are split by `radtune.splits.assign_patients`
 (systematic sampling within strata), stratified by task and its main label (ROP stage
 and plus disease, fracture yes/no, bone-age band) of the patient's first image."""
 
 from __future__ import annotations
 
 from radtune.records import SPLITS, Record, is_ok
-from radtune.variants.pedirad_8k.stratify import age_bin, assign_patients, quality_gate
+from radtune.splits import age_bin, assign_patients, quality_gate
 
 BONE_AGE_BANDS = [0, 24, 60, 96, 145]
 

@@ -28,16 +28,15 @@ from radtune.io import read_json, write_json
 from radtune.leakage import fingerprint, leak_messages, leakage_report
 from radtune.normalize import NormalizeSettings, list_inputs, normalize_all
 from radtune.pseudonym import resolve_key
+from radtune.publish import lay_out, processing_log, source_names
 from radtune.records import SPLITS, read_records, write_records
+from radtune.splits import quality_report
 from radtune.stagelog import require_some, stage_log
 from radtune.variants.base import Final
-from radtune.variants.pedirad_8k import augment as aug
-from radtune.variants.pedirad_8k.sources import source_names
-from radtune.variants.pedirad_8k.stratify import quality_report
 
 from . import labels, splitting, stats
 from .annotations import find_annotation_files, load_annotations
-from .tasks import TASKS, annotations_file
+from .tasks import TASKS, annotations_file, published_records
 
 ANNOTATION_RECORDS = "annotation_records.json"
 
@@ -96,7 +95,7 @@ def augment(
     with stage_log("augment") as records:
         records += read_records(split / "records.json")
         require_some("augment", records)  # before any image is written
-        images = aug.lay_out(
+        images = lay_out(
             records,
             normalized / "images",
             processed,
@@ -109,14 +108,10 @@ def augment(
         for task in TASKS:
             for s in SPLITS:
                 write_json(annotations_file(annotations_dir, task, s), labels.published(images, task, s))
-        log = aug.processing_log(records) | {"annotation_records": read_json(split / ANNOTATION_RECORDS)}
+        log = processing_log(records) | {"annotation_records": read_json(split / ANNOTATION_RECORDS)}
         write_json(log_path, log)
         write_json(metrics, stats.dataset_metrics(images, log))
         distributions_png(stats.plot_tables(images), figure, f"{p.dataset.name}: dataset (original images)")
-
-
-def published_records(annotations_dir: Path) -> list[dict]:
-    return [r for t in TASKS for s in SPLITS for r in read_json(annotations_file(annotations_dir, t, s))]
 
 
 def leakage_check(p: DictConfig, *, data_dir: Path, final: Final, report: Path) -> bool:

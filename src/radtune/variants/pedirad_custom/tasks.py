@@ -7,7 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from radtune.io import read_json
+from radtune.records import SPLITS
+
 TASKS = ("bone_age", "rop_screening", "fractures")
+#: the training mixes over tasks (`dataset.mix`, radtune.variants.pedirad_custom.prompts.mixed)
+MIXES = ("proportional", "balanced")
 
 
 def annotations_file(annotations_dir: Path, task: str, split: str) -> Path:
@@ -18,3 +23,8 @@ def task_of(source: str) -> str | None:
     """The task of an input, from its path relative to the raw folder (None: no task folder)."""
     top = source.split("/", 1)[0]
     return top if top in TASKS and "/" in source else None
+
+
+def published_records(annotations_dir: Path) -> list[dict]:
+    """Every published record, all tasks and splits."""
+    return [r for t in TASKS for s in SPLITS for r in read_json(annotations_file(annotations_dir, t, s))]

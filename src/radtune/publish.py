@@ -1,9 +1,12 @@
-"""The augment stage's library: the final layout, with seeded train-only augmentation.
+"""The published layout of the pediatric variants' augment stage, with seeded train-only
+augmentation, and the processing log that names every input.
 
-Every kept image is copied byte for byte to `processed/<split>/<image_id>.jpg`; with
-`multiplier` k > 1 each train image also gets k-1 augmented copies
-(`<image_id>_aug<i>.jpg`, `augmented_from` set). Each copy's randomness is seeded from
-(seed, image_id, i), so the result does not depend on order or on other images."""
+Every kept image is copied byte for byte to `processed/<folder>/<image_id>.jpg` (folder:
+the split, or e.g. <task>/<split>); with `multiplier` k > 1 each train image also gets k-1
+augmented copies (`<image_id>_aug<i>.jpg`, `augmented_from` set). Each copy's randomness is
+seeded from (seed, image_id, i), so the result does not depend on order or on other
+images. `source_names` maps published images back to the input files the user knows, from
+the processing log (leakage-check lines and eval's predictions)."""
 
 from __future__ import annotations
 
@@ -116,3 +119,15 @@ def processing_log(records: list[Record]) -> dict:
         "rejected_by_stage": dict(sorted(rejected_by_stage.items())),
         "files": entries,
     }
+
+
+def source_names(published: list[dict], log: dict) -> dict[str, str]:
+    """image_id -> the input file it came from (relative to the raw folder), from the
+    processing log; augmented copies name their original's file."""
+    source = {e["image_id"]: e["source"] for e in log["files"] if e["image_id"]}
+    out = {}
+    for r in published:
+        original = r.get("augmented_from") or r["image_id"]
+        if original in source:
+            out[r["image_id"]] = source[original] + (" (augmented copy)" if r.get("augmented_from") else "")
+    return out
