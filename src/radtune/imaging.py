@@ -12,7 +12,7 @@ PNG_COMPRESSION = 6
 
 
 def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, dict[str, int], float]:
-    """Fit ``image`` (uint8, HxW) into ``size`` x ``size`` keeping the aspect ratio, centred
+    """Fit ``image`` (uint8, HxW or HxWxC) into ``size`` x ``size`` keeping the aspect ratio, centred
     on black (0). Shrinking uses INTER_AREA, enlarging INTER_LINEAR (INTER_AREA degenerates
     to nearest-like sampling when enlarging). ``size == 0`` keeps the native size.
 
@@ -29,10 +29,10 @@ def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, dict[str, int],
         resized = image
     else:
         interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        resized = cv2.resize(image, (nw, nh), interpolation=interp)
+        resized = cv2.resize(image, (nw, nh), interpolation=interp).reshape(nh, nw, *image.shape[2:])
     top, left = (size - nh) // 2, (size - nw) // 2
     pad = {"top": top, "bottom": size - nh - top, "left": left, "right": size - nw - left}
-    out = np.zeros((size, size), dtype=image.dtype)
+    out = np.zeros((size, size, *image.shape[2:]), dtype=image.dtype)
     out[top : top + nh, left : left + nw] = resized
     return out, pad, float(scale)
 

@@ -76,6 +76,30 @@ def render_file(
     )
 
 
+def render_colour_file(path: Path, size: int = 512) -> Rendered:
+    """The colour path (e.g. fundus photographs): decode ``path`` (colour DICOM/JPG/PNG) to
+    8-bit RGB, letterbox it to ``size`` (image is (size, size, 3) RGB) and score it with
+    :func:`radtune.quality.colour.assess_colour` on the source pixels. ``decision["colour"]``
+    names the Photometric Interpretation and its conversion ("RGB", "YBR_FULL_422 -> RGB",
+    "BGR -> RGB"). Raises InputRejected (bad file) or ConfigError (bad option)."""
+    from radtune.pixels.colour import load_rgb_decision
+    from radtune.quality.colour import assess_colour
+
+    path = Path(path)
+    size = _check_size(size)
+    rgb, decision, header = load_rgb_decision(path)
+    image, padding, scale = imaging.letterbox(rgb, size)
+    return Rendered(
+        image=image,
+        padding=padding,
+        scale=round(scale, 6),
+        source_shape=(int(rgb.shape[0]), int(rgb.shape[1])),
+        decision={**decision, "colour": decision.get("colour") or "RGB"},
+        quality=assess_colour(rgb),
+        header=dict(header),
+    )
+
+
 def convert_file(src: Path, dst: Path, *, window: str = "file", size: int = 512) -> None:
     """Render ``src`` and write it to ``dst`` (.jpg/.jpeg/.png by suffix) atomically;
     nothing is written on error."""

@@ -27,6 +27,7 @@ Modules (each imports only those above it):
 * ``histogram``: value/count histograms, weighted percentiles, border bins;
 * ``tags``: tag-named header access and rejections, LUT items (``read_lut``);
 * ``decode``: files -> :class:`Source` (``sniff``, ``load``);
+* ``colour``: files -> 8-bit RGB for colour images such as fundus photographs (``load_rgb``);
 * ``voi``: Modality LUT / VOI decisions and :func:`display`.
 
 Import from ``radtune.pixels``; the module split is an implementation detail.
@@ -34,6 +35,7 @@ Import from ``radtune.pixels``; the module split is an implementation detail.
 
 from __future__ import annotations
 
+from radtune.pixels.colour import load_rgb
 from radtune.pixels.decode import (
     HEADER_KEYS,
     LUMA_BT601,
@@ -120,6 +122,7 @@ __all__ = [
     "load",
     "load_dicom",
     "load_image_file",
+    "load_rgb",
     "luma",
     "luma_like",
     "lut_domain",

@@ -78,8 +78,8 @@ def sniff(path: Path) -> str:
     return "dicom"
 
 
-def load_image_file(path: Path, kind: str) -> Source:
-    """Decode a JPG/PNG (8/16-bit, grey or colour -> grey luma)."""
+def decode_image_file(path: Path, kind: str) -> np.ndarray:
+    """A JPG/PNG file's pixels as OpenCV decodes them (unchanged depth; colour is BGR/BGRA)."""
     try:
         buf = np.fromfile(path, dtype=np.uint8)
     except OSError as e:
@@ -87,6 +87,12 @@ def load_image_file(path: Path, kind: str) -> Source:
     img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if buf.size else None
     if img is None or img.size == 0:
         raise reject(path, f"{kind.upper()} image is empty or corrupt (cannot be decoded)")
+    return img
+
+
+def load_image_file(path: Path, kind: str) -> Source:
+    """Decode a JPG/PNG (8/16-bit, grey or colour -> grey luma)."""
+    img = decode_image_file(path, kind)
     decision: dict[str, Any] = {"transfer_syntax": f"{kind.upper()} file", "frames": "1 of 1"}
     if img.ndim == 3:
         channels = img.shape[2]
@@ -103,8 +109,8 @@ def load_image_file(path: Path, kind: str) -> Source:
     )
 
 
-def load_dicom(path: Path) -> Source:
-    """Read a DICOM file and decode its first frame (colour -> luma)."""
+def read_dicom(path: Path) -> Dataset:
+    """Read a DICOM file's dataset, rejecting files without a transfer syntax or pixel data."""
     try:
         ds = pydicom.dcmread(path)
     except InvalidDicomError:
@@ -119,17 +125,21 @@ def load_dicom(path: Path) -> Source:
         raise reject(path, "(0002,0010) Transfer Syntax UID is missing from the file meta")
     if not any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
         raise reject(path, "(7FE0,0010) Pixel Data is missing")
-    photometric = str(_get(ds, path, "PhotometricInterpretation", required=True)).strip().upper()
-    for kw in ("Rows", "Columns", "BitsAllocated", "SamplesPerPixel"):
-        _get_int(ds, path, kw, required=True)
-    integer_data = "PixelData" in ds
-    bits_alloc = _get_int(ds, path, "BitsAllocated")
-    bits_stored = _get_int(ds, path, "BitsStored", default=None if integer_data else bits_alloc, required=integer_data)
-    signed = _get_int(ds, path, "PixelRepresentation", default=None if integer_data else 0, required=integer_data) == 1
-    frames = _get_int(ds, path, "NumberOfFrames", default=1) or 1
-    ts_name = getattr(tsuid, "name", str(tsuid))
+    return ds
+
+
+def transfer_syntax_name(ds: Dataset) -> str:
+    """The transfer syntax's name (its UID if pydicom does not know it)."""
+    tsuid = ds.file_meta.TransferSyntaxUID
+    return getattr(tsuid, "name", str(tsuid))
+
+
+def first_frame(ds: Dataset, path: Path, frames: int) -> np.ndarray:
+    """The first frame's pixel array as pydicom decodes it (colour as RGB), pydicom's
+    errors translated into tag-named rejections."""
+    ts_name = transfer_syntax_name(ds)
     try:
-        arr = pydicom.pixels.pixel_array(ds, index=0 if frames > 1 else None)
+        return pydicom.pixels.pixel_array(ds, index=0 if frames > 1 else None)
     except RuntimeError as e:
         msg = str(e).splitlines()[0]
         if "plugins" in msg and "Unable to decompress" in msg:
@@ -145,6 +155,26 @@ def load_dicom(path: Path) -> Source:
         raise reject(path, f"(7FE0,0010) Pixel Data cannot be decoded ({msg[:160]})") from None
     except (AttributeError, KeyError, TypeError, IndexError) as e:
         raise reject(path, f"pixel module is incomplete ({' '.join(str(e).split())[:160]})") from None
+
+
+def header_of(ds: Dataset) -> dict[str, Any]:
+    """The HEADER_KEYS values of ``ds`` as strings (None when absent or empty)."""
+    return {k: (str(ds[k].value) if k in ds and ds[k].value not in (None, "") else None) for k in HEADER_KEYS}
+
+
+def load_dicom(path: Path) -> Source:
+    """Read a DICOM file and decode its first frame (colour -> luma)."""
+    ds = read_dicom(path)
+    photometric = str(_get(ds, path, "PhotometricInterpretation", required=True)).strip().upper()
+    for kw in ("Rows", "Columns", "BitsAllocated", "SamplesPerPixel"):
+        _get_int(ds, path, kw, required=True)
+    integer_data = "PixelData" in ds
+    bits_alloc = _get_int(ds, path, "BitsAllocated")
+    bits_stored = _get_int(ds, path, "BitsStored", default=None if integer_data else bits_alloc, required=integer_data)
+    signed = _get_int(ds, path, "PixelRepresentation", default=None if integer_data else 0, required=integer_data) == 1
+    frames = _get_int(ds, path, "NumberOfFrames", default=1) or 1
+    ts_name = transfer_syntax_name(ds)
+    arr = first_frame(ds, path, frames)
     decision: dict[str, Any] = {"transfer_syntax": ts_name, "frames": f"1 of {frames}"}
     if frames > 1:
         decision["frames"] = f"first of {frames}"
@@ -165,7 +195,7 @@ def load_dicom(path: Path) -> Source:
     arr = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("="))
     if arr.dtype.kind == "f":
         bits_stored = 8 * arr.dtype.itemsize
-    header = {k: (str(ds[k].value) if k in ds and ds[k].value not in (None, "") else None) for k in HEADER_KEYS}
+    header = header_of(ds)
     return Source(
         stored=arr,
         bits_stored=bits_stored,

@@ -83,9 +83,10 @@ def _vessel_tree(
         for ang, curv, wf in trunks:
             for artery in (False, True):
                 a = ang + rng.uniform(-0.18, 0.18)
-                p = (disc[0] + 0.3 * disc_r * math.cos(a), disc[1] + 0.3 * disc_r * math.sin(a))
+                p = (disc[0] + 0.6 * disc_r * math.cos(a), disc[1] + 0.6 * disc_r * math.sin(a))
                 stack.append((p, a, curv, base_w * wf * (0.72 if artery else 1.0), artery, 0))
     n_max = int(1.3 * s / step)
+    (_, h2a, h2p), (_, h3a, h3p) = harmonics  # the front's 2nd and 3rd harmonics
     while stack:
         (x, y), a, curv, w, artery, depth = stack.pop(0)
         kinks = rng.normal(0.0, 0.06, size=n_max).tolist()
@@ -97,7 +98,7 @@ def _vessel_tree(
             d = math.hypot(x - disc[0], y - disc[1])
             if front < 2 * s:
                 ang = math.atan2(y - disc[1], x - disc[0])
-                front_here = front + sum(amp * math.cos(harm * ang + ph) for harm, amp, ph in harmonics)
+                front_here = front + h2a * math.cos(2 * ang + h2p) + h3a * math.cos(3 * ang + h3p)
             else:
                 front_here = front
             if d > front_here or w < 0.0012 * s or not (lim_lo < x < lim_hi and lim_lo < y < lim_hi):
@@ -123,7 +124,8 @@ def _vessel_tree(
         if front < 2 * s:  # taper the last stretch to a fine end at the front
             wv *= np.clip((front_here - r) / (0.04 * s) + 0.35, 0.35, 1.0)
         if plus:
-            post = np.clip(1.0 - (r - 2.0 * dm) / (0.6 * dm), 0.0, 1.0)  # 1 near the disc, 0 beyond 2.6 dm
+            # 1 from just off the disc out to 2 dm, 0 beyond 2.6 dm (and on the disc itself)
+            post = np.clip(1.0 - (r - 2.0 * dm) / (0.6 * dm), 0.0, 1.0) * np.clip((r - disc_r) / disc_r, 0.0, 1.0)
             seg = np.diff(xy, axis=0, prepend=xy[:1] - (xy[1:2] - xy[:1]))
             normal = np.stack([-seg[:, 1], seg[:, 0]], axis=1)
             normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-6)
@@ -195,7 +197,7 @@ def fundus_rgb(rng: np.random.Generator, *, zone: str | None, stage: int, plus: 
     pig = rng.uniform(0.0, 1.0)  # 0 = blond, 1 = darkly pigmented fundus
     bright = rng.uniform(0.85, 1.1)
     base = np.array(
-        [rng.uniform(205, 235) - 35 * pig, rng.uniform(95, 120) - 40 * pig, rng.uniform(45, 70) - 25 * pig], f32
+        [rng.uniform(200, 228) - 35 * pig, rng.uniform(95, 120) - 40 * pig, rng.uniform(45, 70) - 25 * pig], f32
     )
     gx, gy = rng.uniform(-0.12, 0.12, size=2)
     l_rap2 = ((lx - f32(c)) ** 2 + (ly - f32(c)) ** 2) / f32(ap_r**2)
@@ -255,13 +257,6 @@ def fundus_rgb(rng: np.random.Generator, *, zone: str | None, stage: int, plus: 
         patch * (1.0 - disc_a) + disc_col * disc_a + (18.0 * np.exp(-((rd / f32(cup_r)) ** 2)))[..., None]
     )
 
-    # --- vessels: multiply by their transmission -------------------------------------------
-    trees = _vessel_tree(rng, disc, disc_r, temporal, front, harmonics, dm, plus, s)
-    kv = 1.0 - 0.85 * (1.0 - np.array([0.55, 0.22, 0.35]) * (1.0 - 0.25 * pig))  # vein / background
-    ka = 1.0 - 0.7 * (1.0 - np.array([0.80, 0.40, 0.50]) * (1.0 - 0.2 * pig))
-    trans = _draw_vessels(trees, s, 255.0 * kv, 255.0 * ka)
-    img *= trans.astype(f32) * f32(1.0 / 255.0)
-
     # --- ROP signs at the front: drawn along the (wobbly) arc, blended in its bounding box ----
     if stage > 0:
         w = 0.008 * s if stage == 1 else 0.013 * s
@@ -288,7 +283,13 @@ def fundus_rgb(rng: np.random.Generator, *, zone: str | None, stage: int, plus: 
                         cv2.LINE_AA,
                         4,
                     )
-            return m if blur <= 0 else cv2.GaussianBlur(m, (0, 0), blur)
+            if blur <= 0:
+                return m
+            x, y, bw, bh = cv2.boundingRect(m)
+            pad = int(4 * blur) + 1
+            box = (slice(max(0, y - pad), y + bh + pad), slice(max(0, x - pad), x + bw + pad))
+            m[box] = cv2.GaussianBlur(m[box], (0, 0), blur)
+            return m
 
         band = arc_mask(0.0, 1.4 * w, 0.45 * w)
         x, y, bw, bh = cv2.boundingRect(band)
@@ -318,11 +319,17 @@ def fundus_rgb(rng: np.random.Generator, *, zone: str | None, stage: int, plus: 
             sa = f32(0.75) * full[..., 1:2]
             img += sa * (full[..., 2:5] - img)
 
-    # --- aperture, focus, sensor noise -------------------------------------------------------
+    # --- vessels (they reach the ridge) and the aperture: one transmission image ----------------
+    trees = _vessel_tree(rng, disc, disc_r, temporal, front, harmonics, dm, plus, s)
+    kv = 1.0 - 0.85 * (1.0 - np.array([0.55, 0.22, 0.35]) * (1.0 - 0.25 * pig))  # vein / background
+    ka = 1.0 - 0.7 * (1.0 - np.array([0.80, 0.40, 0.50]) * (1.0 - 0.2 * pig))
+    trans = _draw_vessels(trees, s, 255.0 * kv, 255.0 * ka)
     ap = np.zeros((s, s), np.uint8)
-    sub = 4
-    cv2.circle(ap, (round(c * 16), round(c * 16)), round(ap_r * 16), 255, -1, cv2.LINE_AA, sub)
-    img *= ap.astype(f32)[..., None] * f32(1.0 / 255.0)
+    cv2.circle(ap, (round(c * 16), round(c * 16)), round(ap_r * 16), 255, -1, cv2.LINE_AA, 4)
+    trans = cv2.multiply(trans, cv2.merge([ap, ap, ap]), scale=1.0 / 255.0)
+    img *= trans.astype(f32) * f32(1.0 / 255.0)
+
+    # --- focus, dark surround, sensor noise ----------------------------------------------------
     img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 1.1) * s / 640)
     img += rng.integers(-2, 3, (s, s, 1), dtype=np.int8) + f32(4 + rng.uniform(0, 4))
     return cv2.convertScaleAbs(img)
