@@ -211,3 +211,5 @@ def test_dicom_is_ophthalmic_photography(photometric):
     assert (back.BitsAllocated, back.BitsStored, back.HighBit, back.PixelRepresentation) == (8, 8, 7, 0)
     expected = 320 * 320 * (3 if photometric == "RGB" else 2)
     assert len(back.PixelData) == expected
+    other = fundus_dicom(gen(6, "III", 2, False, size=320), {"PatientID": "P1", "Laterality": "R"}, photometric)
+    assert other.SOPInstanceUID != ds.SOPInstanceUID  # the UID hashes all the pixels

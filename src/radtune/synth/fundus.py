@@ -24,6 +24,7 @@ screener sees them: the line is ~1-1.5 px wide there, the ridge ~2-3 px, a plus 
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 import cv2
@@ -347,7 +348,8 @@ def fundus_dicom(rgb: np.ndarray, header: dict[str, object], photometric: str = 
         raise ValueError(f"fundus_dicom expects a uint8 (H, W, 3) RGB image, got {rgb.dtype} {rgb.shape}")
     if photometric == "YBR_FULL_422" and rgb.shape[1] % 2:
         raise ValueError(f"YBR_FULL_422 needs an even number of columns, got {rgb.shape[1]}")
-    sop = dw.uid("fundus", rgb.shape, np.frombuffer(rgb.tobytes()[:4096], np.uint8).sum(), sorted(header.items()))
+    digest = hashlib.sha256(np.ascontiguousarray(rgb).tobytes()).hexdigest()
+    sop = dw.uid("fundus", photometric, digest, sorted((k, str(v)) for k, v in header.items()))
     ds = dw.base_dataset(header, "OP", sop)
     if photometric == "RGB":
         arr = np.ascontiguousarray(rgb)
