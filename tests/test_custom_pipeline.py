@@ -6,6 +6,7 @@ splits honoured across tasks, no PHI in any output, a cross-task leak caught."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -51,7 +52,11 @@ def test_every_input_and_record_is_accounted_for(run: dict) -> None:
     repo, d = run["repo"], run["repo"] / DATA
     log = json.loads((d / "processing_log.json").read_text())
     annotation_files = {a for a in run["summary"]["annotations"]}
-    inputs = [p for p in (repo / RAW).rglob("*") if p.is_file() and p.relative_to(repo / RAW).as_posix() not in annotation_files]
+    inputs = [
+        p
+        for p in (repo / RAW).rglob("*")
+        if p.is_file() and p.relative_to(repo / RAW).as_posix() not in annotation_files
+    ]
     assert log["inputs"] == len(inputs) == len(log["files"])
     assert log["processed"] + log["rejected"] == log["inputs"]
     assert all(e["reason"] for e in log["files"] if e["status"] == "rejected")
@@ -123,8 +128,10 @@ def test_no_phi_in_any_output(run: dict) -> None:
     outputs = [p for p in (repo / DATA).rglob("*") if p.is_file()] + list((repo / "metrics").rglob("*.json"))
     for p in outputs:
         blob = p.read_bytes()
-        for v in values:
-            assert v.encode() not in blob, f"PHI {v!r} found in {p.relative_to(repo)}"
+        for v in values:  # whole words: the prompts' "Clinical context" is not the institution "... Clinic"
+            assert not re.search(rb"\b" + re.escape(v.encode()) + rb"\b", blob), (
+                f"PHI {v!r} found in {p.relative_to(repo)}"
+            )
 
 
 def test_second_repro_does_nothing(run: dict) -> None:

@@ -84,10 +84,13 @@ def record_summary(found: Annotations) -> dict[str, Any]:
     }
 
 
-def record_report(found: Annotations) -> list[str]:
-    """The stage log's lines for the annotation records: one per rejected record, then the count."""
+def record_report(found: Annotations, images: list[Record]) -> list[str]:
+    """The stage log's lines for the annotation records: one per rejected record whose
+    reason no rejected image already gives (e.g. a record naming a missing file), then
+    the count; so each bad record is named exactly once."""
+    told = {r["reason"] for r in images if not is_ok(r) and r["stage"] == STAGE}
     s = record_summary(found)
-    lines = [f"rejected: {reason}" for reason in s["rejections"]]
+    lines = [f"rejected: {reason}" for reason in s["rejections"] if reason not in told]
     return [
         *lines,
         f"annotation records: {s['records']} in {s['files']} files, valid: {s['valid']}, rejected: {s['rejected']}",

@@ -71,7 +71,7 @@ def annotate(p: DictConfig, *, raw: Path, normalized: Path, out: Path) -> None:
     with stage_log("annotate") as records:
         found = load_annotations(raw)
         records += labels.join(read_records(normalized / "records.json"), found, key)
-        _say("annotate", labels.record_report(found))
+        _say("annotate", labels.record_report(found, records))
     write_records(out / "records.json", records)
     write_json(out / ANNOTATION_RECORDS, labels.record_summary(found))
 
