@@ -64,11 +64,13 @@ def num(x: Any) -> float | None:
 
 
 def train_baselines(train_rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The baselines' answers from the train rows; each from the rows that answer its field
+    (a multi-task set's bone-age rows have no fracture field, and the other way round)."""
     targets = [json.loads(r["target"]) for r in train_rows]
     ages = [a for a in (num(t.get("bone_age_months")) for t in targets) if a is not None]
-    fractures = [t for t in targets if t["fracture"]]
+    fractures = [t for t in targets if t.get("fracture")]
     return {
-        "majority_fracture": majority([bool(t["fracture"]) for t in targets]),
+        "majority_fracture": majority([bool(t["fracture"]) for t in targets if "fracture" in t]),
         "bone_age_mean": sum(ages) / len(ages) if ages else 0.0,
         **{f"majority_{f}": most_common([t[f] for t in fractures]) for f in FIELDS},
     }

@@ -5,8 +5,8 @@ patient with such a record takes that split for all their other images (a child 
 bone-age train split stays in train for the fracture task too); if the provided files
 put one child in two splits, they stay as given and leakage-check reports the leak. The
 remaining patients are split by `radtune.splits.assign_patients`
-(systematic sampling within strata), stratified by task and its main label (ROP stage
-and plus disease, fracture yes/no, bone-age band) of the patient's first image."""
+(systematic sampling within strata), stratified by task and its main labels (ROP zone,
+stage and plus disease, fracture yes/no, bone-age band) of the patient's first image."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ BONE_AGE_BANDS = [0, 24, 60, 96, 145]
 def stratum(r: Record) -> str:
     task = r["task"]
     if task == "rop_screening":
-        return f"{task}|stage{min(int(r['stage']), 3)}|plus{bool(r['plus_disease'])}"
+        return f"{task}|zone{r['zone']}|stage{min(int(r['stage']), 3)}|plus{bool(r['plus_disease'])}"
     if task == "fractures":
         return f"{task}|{'fracture' if r['fracture'] else 'normal'}"
     return f"{task}|{age_bin(r['bone_age_months'], BONE_AGE_BANDS)}|{r['sex']}"
