@@ -55,6 +55,10 @@ def test_rop_aucs_from_option_likelihoods_agree_with_sklearn(seed: int) -> None:
     assert got["rop_any_auc"] == pytest.approx(roc_auc_score([t["stage"] > 0 for t in targets], any_rop), abs=1e-4)
     macro = roc_auc_score(zone_truth, zone_given_rop, multi_class="ovr", average="macro", labels=list(ZONES))
     assert got["rop_zone_macro_auc"] == pytest.approx(macro, abs=1e-4)
+    for name in ("rop_plus_auc", "rop_any_auc", "rop_zone_macro_auc"):
+        lo, hi = got[f"{name}_ci95"]
+        assert lo <= got[name] <= hi and hi - lo < 0.5  # a seeded bootstrap interval around the estimate
+    assert got == scoring.rop_metrics(targets, [None] * 80, logprobs.tolist(), "II")  # same inputs, same interval
 
 
 def test_rop_answers_are_scored_on_the_eyes_they_apply_to() -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 _DECODER = json.JSONDecoder()
@@ -92,6 +92,25 @@ def bootstrap_ci95(errors: Sequence[float], seed: int = 0, draws: int = 2000) ->
     e = np.asarray(errors, dtype=float)
     means = e[np.random.default_rng(seed).integers(0, len(e), size=(draws, len(e)))].mean(axis=1)
     lo, hi = np.percentile(means, [2.5, 97.5])
+    return [round(float(lo), 4), round(float(hi), 4)]
+
+
+def resampled_ci95(
+    statistic: Callable[[Sequence[int]], float | None], n: int, seed: int = 0, draws: int = 1000
+) -> list[float] | None:
+    """A 95 % percentile-bootstrap interval of `statistic(indices)` over `draws` seeded
+    resamples (with replacement) of the n cases, e.g. an AUC; resamples where it is undefined
+    (None or NaN, e.g. one class only) are skipped. None when n is 0 or no resample is defined."""
+    import numpy as np
+
+    if n == 0:
+        return None
+    rng = np.random.default_rng(seed)
+    values = [statistic(idx.tolist()) for idx in rng.integers(0, n, size=(draws, n))]
+    defined = [v for v in values if v is not None and not math.isnan(v)]
+    if not defined:
+        return None
+    lo, hi = np.percentile(defined, [2.5, 97.5])
     return [round(float(lo), 4), round(float(hi), 4)]
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import product
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from radtune.metrics import (
     most_common,
     parse_json_predictions,
     prediction_rows,
+    resampled_ci95,
 )
 from radtune.metrics import round4 as r4
 from radtune.variants.base import Scored
@@ -86,21 +87,39 @@ def rop_metrics(
         return out
     scores = [rop_scores(lp) for lp in logprobs]
     zone_rows = [(sc, t) for sc, t in zip(scores, targets) if t["zone"]]
-    zone_labels = {z: [int(t["zone"] == z) for _, t in zone_rows] for z in ZONES}
-    zone_scores = {
-        z: [sc[f"zone {z}"] / max(sum(sc[f"zone {c}"] for c in ZONES), 1e-300) for sc, _ in zone_rows] for z in ZONES
-    }
-    zone_auc = m.rop_auc(zone_labels, zone_scores)
-    present = [a for a in zone_auc.values() if not math.isnan(a)]
-    out["rop_zone_macro_auc"] = r4(sum(present) / len(present)) if present else None
-    out |= {f"rop_zone_{z.lower()}_auc": r4(a) if not math.isnan(a) else None for z, a in zone_auc.items()}
-    both = m.rop_auc(
-        {"plus": [int(t["plus_disease"]) for t in targets], "any": [int(t["stage"] > 0) for t in targets]},
-        {"plus": [sc["plus"] for sc in scores], "any": [sc["any"] for sc in scores]},
-    )
-    out["rop_plus_auc"] = r4(both["plus"]) if not math.isnan(both["plus"]) else None
-    out["rop_any_auc"] = r4(both["any"]) if not math.isnan(both["any"]) else None
+
+    def zone_auc(idx: Sequence[int]) -> dict[str, float]:
+        """One-vs-rest AUC of each zone among the ROP eyes `idx`, on P(zone = c | ROP)."""
+        rows = [zone_rows[i] for i in idx]
+        labels = {z: [int(t["zone"] == z) for _, t in rows] for z in ZONES}
+        given_rop = [max(sum(sc[f"zone {c}"] for c in ZONES), 1e-300) for sc, _ in rows]
+        return m.rop_auc(labels, {z: [sc[f"zone {z}"] / g for (sc, _), g in zip(rows, given_rop)] for z in ZONES})
+
+    def macro(idx: Sequence[int]) -> float | None:
+        present = [a for a in zone_auc(idx).values() if not math.isnan(a)]
+        return sum(present) / len(present) if present else None
+
+    def auc_of(key: str, truth: Callable[[dict], bool]) -> Callable[[Sequence[int]], float]:
+        return lambda idx: m.rop_auc(
+            {key: [int(truth(targets[i])) for i in idx]}, {key: [scores[i][key] for i in idx]}
+        )[key]
+
+    every_zone = list(range(len(zone_rows)))
+    out["rop_zone_macro_auc"] = r4(macro(every_zone))
+    out["rop_zone_macro_auc_ci95"] = resampled_ci95(macro, len(zone_rows))
+    out |= {f"rop_zone_{z.lower()}_auc": _auc_or_none(a) for z, a in zone_auc(every_zone).items()}
+    for name, key, truth in (
+        ("rop_plus_auc", "plus", lambda t: t["plus_disease"]),
+        ("rop_any_auc", "any", lambda t: t["stage"] > 0),
+    ):
+        stat = auc_of(key, truth)
+        out[name] = _auc_or_none(stat(range(len(targets))))
+        out[f"{name}_ci95"] = resampled_ci95(stat, len(targets))
     return out
+
+
+def _auc_or_none(a: float) -> float | None:
+    return None if math.isnan(a) else r4(a)
 
 
 def distal_radius_sensitivity(targets: list[dict], parsed: list[dict | None]) -> dict[str, Any]:
