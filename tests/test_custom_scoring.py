@@ -57,7 +57,7 @@ def test_rop_aucs_from_option_likelihoods_agree_with_sklearn(seed: int) -> None:
     assert got["rop_zone_macro_auc"] == pytest.approx(macro, abs=1e-4)
     for name in ("rop_plus_auc", "rop_any_auc", "rop_zone_macro_auc"):
         lo, hi = got[f"{name}_ci95"]
-        assert lo <= got[name] <= hi and hi - lo < 0.5  # a seeded bootstrap interval around the estimate
+        assert 0 <= lo <= got[name] <= hi <= 1  # a seeded bootstrap interval around the estimate
     assert got == scoring.rop_metrics(targets, [None] * 80, logprobs.tolist(), "II")  # same inputs, same interval
 
 
