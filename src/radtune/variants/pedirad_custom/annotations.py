@@ -31,7 +31,7 @@ from typing import Any
 from radtune.errors import InputRejected
 from radtune.io import read_json
 
-from .tasks import TASKS
+from .tasks import STAGES, TASKS
 
 ANNOTATIONS_DIR = "annotations"
 SPLIT_ORDER = ("train", "val", "test")
@@ -39,8 +39,6 @@ IMAGE_SUFFIXES = frozenset({".dcm", ".dicom", ".png", ".jpg", ".jpeg", ".tif", "
 
 AGE_RANGE_MONTHS = (0.0, 228.0)
 PMA_RANGE_WEEKS = (20.0, 70.0)
-STAGES = range(0, 6)
-ZONES = ("I", "II", "III")
 SEXES = ("M", "F")
 NO_FRACTURE = "none"
 

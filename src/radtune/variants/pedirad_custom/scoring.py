@@ -41,15 +41,17 @@ from radtune.metrics import (
 from radtune.metrics import round4 as r4
 from radtune.variants.base import Scored
 
-ZONES = ("I", "II", "III")
-STAGES = (1, 2, 3, 4, 5)
+from .tasks import STAGES, ZONES
+
 ROP_TASK = "rop_screening"
 
 
 def rop_options() -> list[dict[str, Any]]:
     """Every valid ROP answer: normal (no zone, stage 0, no plus), or zone x stage x plus."""
     normal = {"zone": None, "stage": 0, "plus_disease": False}
-    return [normal] + [{"zone": z, "stage": s, "plus_disease": p} for z, s, p in product(ZONES, STAGES, (False, True))]
+    return [normal] + [
+        {"zone": z, "stage": s, "plus_disease": p} for z, s, p in product(ZONES, STAGES[1:], (False, True))
+    ]
 
 
 ROP_OPTIONS = rop_options()

@@ -50,14 +50,14 @@ import numpy as np
 from radtune.errors import ConfigError
 from radtune.imaging import encode_image
 from radtune.io import write_bytes_atomic
+from radtune.records import SPLITS
 from radtune.synth import dicom_writer as dw
 from radtune.variants.pedirad_8k import synth as p8
 from radtune.variants.pedirad_8k.labels import NO_FRACTURE, FileLabels
 
-TASKS = ("bone_age", "rop_screening", "fractures")
+from .tasks import TASKS
+
 TASK_SHARE = {"bone_age": 0.3, "rop_screening": 0.4}  # fractures: the rest
-SPLITS = ("train", "val", "test")
-ZONES = ("I", "II", "III")
 
 ROP_STAGE_WEIGHTS = {1: 0.40, 2: 0.35, 3: 0.25}  # of ROP eyes; 4 and 5 are allowed, not sampled
 ROP_ZONE_WEIGHTS = {"I": 0.15, "II": 0.60, "III": 0.25}

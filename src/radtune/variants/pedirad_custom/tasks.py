@@ -13,6 +13,9 @@ from radtune.records import SPLITS
 TASKS = ("bone_age", "rop_screening", "fractures")
 #: the training mixes over tasks (`dataset.mix`, radtune.variants.pedirad_custom.prompts.mixed)
 MIXES = ("proportional", "balanced")
+#: ROP grades (International Classification of ROP): zones from posterior to peripheral, stages 0 (none) to 5
+ZONES = ("I", "II", "III")
+STAGES = (0, 1, 2, 3, 4, 5)
 
 
 def annotations_file(annotations_dir: Path, task: str, split: str) -> Path:
