@@ -61,11 +61,16 @@ def build_prompt(task: str, record: Mapping[str, Any]) -> str:
 
 
 def blank_text(text: str) -> str:
-    """A prompt of any task with its patient context removed (training's prompt dropout);
-    a text that is no prompt of this variant is returned unchanged."""
+    """A prompt with its patient context removed (training's prompt dropout, which makes the
+    answer come from the image where the context is a shortcut: the clinical context for a
+    fracture, age for ROP). A bone-age prompt is kept whole: the chronological age and sex
+    are what every bone-age reading starts from (the question is how far the skeleton is
+    from that age), not a shortcut; blanking them taught the model neither to use them nor
+    to read the image (val MAE 19.0 with dropout 0.5 against 8.5 without, bone-age rows
+    alone). A text that is no prompt of this variant is returned unchanged."""
     for task, instruction in INSTRUCTIONS.items():
         if text.endswith(instruction):
-            return build_prompt(task, {})
+            return text if task == "bone_age" else build_prompt(task, {})
     return text
 
 
