@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from omegaconf import ListConfig
+from omegaconf import DictConfig, ListConfig
 
 from radtune.params import IMAGE_RULES
 from radtune.variants.base import Rules
@@ -13,6 +13,7 @@ _LIST = (list, ListConfig)
 
 RULES: Rules = {
     **IMAGE_RULES,
+    "dataset.annotate": ((DictConfig,), lambda v: len(v) == 0, "{} (labels come from the annotation files)"),
     "dataset.normalize.colour_tasks": (
         _LIST,
         lambda v: all(t in TASKS for t in v) and len(set(v)) == len(v),
