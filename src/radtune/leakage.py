@@ -6,6 +6,7 @@ duplicates (perceptual hash, confirmed by pixel correlation) in two splits."""
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from itertools import combinations
@@ -17,6 +18,7 @@ from tqdm import tqdm
 
 from radtune.errors import ConfigError
 from radtune.fingerprint import correlation, hamming_matrix, phash, pixel_sha256, thumbnail
+from radtune.io import write_json
 from radtune.records import SPLITS, Record, ok
 
 
@@ -153,3 +155,23 @@ def leak_messages(report: dict, names: Mapping[str, str] | None = None) -> list[
             f"patient {p['patient_id']} appears in {' and '.join(p['splits'])} ({len(p['image_ids'])} images{listed})"
         )
     return lines + image_leak_messages(report, names)
+
+
+def check_published(
+    published: list[Record], data_dir: Path, leak: Mapping, report: Path, names: Mapping[str, str], scope: str = ""
+) -> bool:
+    """The leakage-check of a published dataset (its annotation records, images under
+    `data_dir`; `leak`: phash_max_distance, near_duplicate_min_correlation): write `report`,
+    print one `LEAK:` line per leak (`names`: image_id -> input file) and the summary line
+    (`scope`, e.g. " over 3 tasks", after the patient count); True when it passed."""
+    records, thumbs = fingerprint(published, data_dir)
+    result = leakage_report(records, leak["phash_max_distance"], leak["near_duplicate_min_correlation"], thumbs)
+    write_json(report, result)
+    for line in leak_messages(result, names):
+        print(f"leakage-check: LEAK: {line}", file=sys.stderr)
+    print(
+        f"leakage-check: {result['images']} images, {result['patients']} patients{scope}, "
+        f"{'passed' if result['passed'] else 'FAILED'}",
+        flush=True,
+    )
+    return bool(result["passed"])

@@ -123,3 +123,23 @@ def bone_age_metrics(
         "bone_age_chronological_mae": r4(m.bone_age_mae(chrono_filled, gt)),
         "bone_age_chronological_within_2mo": r4(m.bone_age_within_months(chrono_filled, gt, margin_months=2.0)),
     }
+
+
+def accuracy_bars(m: Mapping[str, Any], key: str, majority_key: str) -> dict[str, Any]:
+    """An accuracy's bars for the scores figure (radtune.figures.scores_png): the model (with
+    its interval), with the images blanked, and the train majority."""
+    from radtune.figures import bar
+
+    return {"model": bar(m, key), "no image": bar(m, f"{key}_no_image"), "train majority": bar(m, majority_key)}
+
+
+def bone_age_bars(m: Mapping[str, Any]) -> dict[str, Any]:
+    """The bone-age MAE's bars: the model, with the images blanked, the chronological age, the train mean."""
+    from radtune.figures import bar
+
+    return {
+        "model": bar(m, "bone_age_mae"),
+        "no image": bar(m, "bone_age_mae_no_image"),
+        "chronological age": bar(m, "bone_age_chronological_mae"),
+        "train mean": bar(m, "bone_age_mean_predictor_mae"),
+    }

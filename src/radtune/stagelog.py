@@ -52,6 +52,12 @@ def require_some(stage: str, records: list[Record]) -> None:
     )
 
 
+def say(stage: str, lines: list[str]) -> None:
+    """Lines for the stage's log (stderr, beside its rejections), each prefixed `<stage>: `."""
+    for line in lines:
+        print(f"{stage}: {line}", file=sys.stderr)
+
+
 @contextmanager
 def stage_log(stage: str) -> Iterator[list[Record]]:
     """`with stage_log("annotate") as out: out.extend(records)` prints the stage's

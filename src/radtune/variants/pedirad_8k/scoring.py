@@ -1,22 +1,6 @@
 """Scoring pedirad-8k answers: fracture, fracture type and location, bone age, each next to
-the baselines a reviewer would try first (the metrics and their rules: `radtune.pediatric`).
-
-Rules (malformed output always counts as wrong):
-  fracture          an answer that is not valid JSON, or whose "fracture" is not a boolean,
-                    is a wrong answer (a missed fracture / a false alarm);
-  type, location    scored on the cases where they apply: the test FRACTURES
-                    (`*_accuracy_on_fractures`); `*_accuracy` over all cases is kept too;
-  bone age MAE      an answer without a numeric "bone_age_months" is scored as if it had
-                    predicted the TRAIN mean (the no-information guess), so the MAE stays
-                    comparable with `bone_age_mean_predictor_mae`; records without a
-                    ground-truth bone age are left out of every bone-age metric;
-  within 2 months   an answer without a numeric bone age is outside the margin.
-Baselines: `fracture_majority_accuracy` (the most common train answer),
-`<field>_majority_accuracy_on_fractures` (the most common value among train fractures),
-`bone_age_mean_predictor_mae` (the train mean) and `bone_age_chronological_mae` (the
-chronological age given in the prompt; the train mean when the prompt has none).
-Accuracies carry a 95 % Wilson interval (`<metric>_ci95`), the bone-age MAE a seeded
-bootstrap interval."""
+the baselines a reviewer would try first. The metrics, their rules for malformed answers
+and their baselines are `radtune.pediatric`'s (shared with pedirad_custom)."""
 
 from __future__ import annotations
 
@@ -27,7 +11,15 @@ from typing import Any
 
 from radtune.metrics import answer_bool, confusion_rows, parse_json_predictions, prediction_rows
 from radtune.metrics import round4 as r4
-from radtune.pediatric import FIELDS, bone_age_metrics, field_metrics, fracture_metrics, num
+from radtune.pediatric import (
+    FIELDS,
+    accuracy_bars,
+    bone_age_bars,
+    bone_age_metrics,
+    field_metrics,
+    fracture_metrics,
+    num,
+)
 
 
 def score(
@@ -57,25 +49,15 @@ def headline(metrics: Mapping[str, Any]) -> str:
 
 def score_bars(m: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Each answer field next to its baselines (radtune.figures.scores_png)."""
-    from radtune.figures import bar
-
-    def accuracy_bars(key: str, majority_key: str) -> dict[str, Any]:
-        return {"model": bar(m, key), "no image": bar(m, f"{key}_no_image"), "train majority": bar(m, majority_key)}
-
     return {
-        "fracture accuracy": accuracy_bars("fracture_accuracy", "fracture_majority_accuracy"),
+        "fracture accuracy": accuracy_bars(m, "fracture_accuracy", "fracture_majority_accuracy"),
         "fracture type accuracy (fractures)": accuracy_bars(
-            "fracture_type_accuracy_on_fractures", "fracture_type_majority_accuracy_on_fractures"
+            m, "fracture_type_accuracy_on_fractures", "fracture_type_majority_accuracy_on_fractures"
         ),
         "location accuracy (fractures)": accuracy_bars(
-            "location_accuracy_on_fractures", "location_majority_accuracy_on_fractures"
+            m, "location_accuracy_on_fractures", "location_majority_accuracy_on_fractures"
         ),
-        "bone age MAE, months (lower is better)": {
-            "model": bar(m, "bone_age_mae"),
-            "no image": bar(m, "bone_age_mae_no_image"),
-            "chronological age": bar(m, "bone_age_chronological_mae"),
-            "train mean": bar(m, "bone_age_mean_predictor_mae"),
-        },
+        "bone age MAE, months (lower is better)": bone_age_bars(m),
     }
 
 

@@ -10,20 +10,19 @@ leakage     <report>: patients / identical / near-duplicate images across splits
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from omegaconf import DictConfig
 
 from radtune.figures import distributions_png
 from radtune.io import read_json, write_json
-from radtune.leakage import fingerprint, leak_messages, leakage_report
+from radtune.leakage import check_published
 from radtune.normalize import NormalizeSettings, list_inputs, normalize_all
 from radtune.pseudonym import resolve_key
 from radtune.publish import annotations, lay_out, processing_log, source_names
 from radtune.records import SPLITS, read_records, write_records
 from radtune.splits import quality_report
-from radtune.stagelog import require_some, stage_log
+from radtune.stagelog import require_some, say, stage_log
 from radtune.variants.base import Final
 from radtune.variants.pedirad_8k import annotate as ann
 from radtune.variants.pedirad_8k import stats
@@ -47,12 +46,6 @@ def normalize(p: DictConfig, *, raw: Path, out: Path) -> None:
     write_records(out / "records.json", records)
 
 
-def _say(stage: str, lines: list[str]) -> None:
-    """Lines for the stage's log (stderr, beside its rejections)."""
-    for line in lines:
-        print(f"{stage}: {line}", file=sys.stderr)
-
-
 def annotate(p: DictConfig, *, raw: Path, normalized: Path, out: Path) -> None:
     a = p.dataset.annotate
     settings = ann.settings(a, resolve_key(p.dataset.pseudonym))
@@ -62,7 +55,7 @@ def annotate(p: DictConfig, *, raw: Path, normalized: Path, out: Path) -> None:
         inputs = read_records(normalized / "records.json")
         labelled, matches = ann.annotate(inputs, labels, settings, image_digests(inputs, normalized / "images"))
         records += labelled
-        _say("annotate", csv_report(labels, matches) if labels else [])
+        say("annotate", csv_report(labels, matches) if labels else [])
     write_records(out, records)
 
 
@@ -77,7 +70,7 @@ def stratify(p: DictConfig, *, annotated: Path, out: Path, report: Path) -> None
             age_edges=list(s.age_bins_months),
             seed=p.seed,
         )
-        _say("stratify", [f"warning: {w}" for w in strat.split_warnings(records, s.min_split_images)])
+        say("stratify", [f"warning: {w}" for w in strat.split_warnings(records, s.min_split_images)])
     write_records(out, records)
     write_json(report, quality_report(records, s.quality_threshold))
 
@@ -107,16 +100,6 @@ def augment(
 
 
 def leakage_check(p: DictConfig, *, data_dir: Path, final: Final, report: Path) -> bool:
-    leak = p.dataset.leakage
     published = [r for s in SPLITS for r in read_json(final[1] / f"{s}_annotations.json")]
-    records, thumbs = fingerprint(published, data_dir)
-    result = leakage_report(records, leak.phash_max_distance, leak.near_duplicate_min_correlation, thumbs)
-    write_json(report, result)
-    for line in leak_messages(result, source_names(published, read_json(final[2]))):
-        print(f"leakage-check: LEAK: {line}", file=sys.stderr)
-    print(
-        f"leakage-check: {result['images']} images, {result['patients']} patients, "
-        f"{'passed' if result['passed'] else 'FAILED'}",
-        flush=True,
-    )
-    return bool(result["passed"])
+    names = source_names(published, read_json(final[2]))
+    return check_published(published, data_dir, p.dataset.leakage, report, names)

@@ -30,11 +30,11 @@ from typing import Any
 
 from radtune.errors import InputRejected
 from radtune.io import read_json
+from radtune.records import SPLITS
 
 from .tasks import STAGES, TASKS
 
 ANNOTATIONS_DIR = "annotations"
-SPLIT_ORDER = ("train", "val", "test")
 IMAGE_SUFFIXES = frozenset({".dcm", ".dicom", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"})
 
 AGE_RANGE_MONTHS = (0.0, 228.0)
@@ -157,8 +157,8 @@ def _candidates(raw: Path) -> tuple[list[AnnotationFile], list[Path]]:
 def _order(f: AnnotationFile) -> tuple:
     if f.split is None:
         split_rank = (2, "")
-    elif f.split in SPLIT_ORDER:
-        split_rank = (0, f"{SPLIT_ORDER.index(f.split):03d}")
+    elif f.split in SPLITS:
+        split_rank = (0, f"{SPLITS.index(f.split):03d}")
     else:
         split_rank = (1, f.split)
     return (TASKS.index(f.task), split_rank, f.path.as_posix())
@@ -476,7 +476,7 @@ def validate_record(
     rel = _collect(problems, _resolve_image, task, record, images, split)
     if rel is not None and split is not None:
         top = PurePosixPath(rel).parts[0]
-        if top in SPLIT_ORDER and top != split and len(PurePosixPath(rel).parts) > 1:
+        if top in SPLITS and top != split and len(PurePosixPath(rel).parts) > 1:
             problems.append(f"image_path: {rel} lies in the {top}/ folder but is listed in the {split} annotations")
     patient = _collect(problems, _patient_id, record)
     fields = _TASK_CHECKS[task](record, problems)

@@ -196,17 +196,8 @@ def score_bars(m: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         "ROP zone macro AUC": auc_bars("rop_zone_macro_auc"),
         "ROP plus disease AUC": auc_bars("rop_plus_auc"),
         "ROP (any stage) AUC": auc_bars("rop_any_auc"),
-        "fracture accuracy": {
-            "model": bar(m, "fracture_accuracy"),
-            "no image": bar(m, "fracture_accuracy_no_image"),
-            "train majority": bar(m, "fracture_majority_accuracy"),
-        },
-        "bone age MAE, months (lower is better)": {
-            "model": bar(m, "bone_age_mae"),
-            "no image": bar(m, "bone_age_mae_no_image"),
-            "chronological age": bar(m, "bone_age_chronological_mae"),
-            "train mean": bar(m, "bone_age_mean_predictor_mae"),
-        },
+        "fracture accuracy": p8.accuracy_bars(m, "fracture_accuracy", "fracture_majority_accuracy"),
+        "bone age MAE, months (lower is better)": p8.bone_age_bars(m),
     }
 
 

@@ -18,20 +18,19 @@ leakage     <report>: patients / identical / near-duplicate images across splits
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from omegaconf import DictConfig
 
 from radtune.figures import distributions_png
 from radtune.io import read_json, write_json
-from radtune.leakage import fingerprint, leak_messages, leakage_report
+from radtune.leakage import check_published
 from radtune.normalize import NormalizeSettings, list_inputs, normalize_all
 from radtune.pseudonym import resolve_key
 from radtune.publish import lay_out, processing_log, source_names
 from radtune.records import SPLITS, read_records, write_records
 from radtune.splits import quality_report
-from radtune.stagelog import require_some, stage_log
+from radtune.stagelog import require_some, say, stage_log
 from radtune.variants.base import Final
 
 from . import labels, splitting, stats
@@ -61,17 +60,12 @@ def normalize(p: DictConfig, *, raw: Path, out: Path) -> None:
     write_records(out / "records.json", records)
 
 
-def _say(stage: str, lines: list[str]) -> None:
-    for line in lines:
-        print(f"{stage}: {line}", file=sys.stderr)
-
-
 def annotate(p: DictConfig, *, raw: Path, normalized: Path, out: Path) -> None:
     key = resolve_key(p.dataset.pseudonym)
     with stage_log("annotate") as records:
         found = load_annotations(raw)
         records += labels.join(read_records(normalized / "records.json"), found, key)
-        _say("annotate", labels.record_report(found, records))
+        say("annotate", labels.record_report(found, records))
     write_records(out / "records.json", records)
     write_json(out / ANNOTATION_RECORDS, labels.record_summary(found))
 
@@ -82,7 +76,7 @@ def stratify(p: DictConfig, *, annotated: Path, out: Path, report: Path) -> None
         records += splitting.assign(
             read_records(annotated / "records.json"), ratios=dict(s.ratios), threshold=s.quality_threshold, seed=p.seed
         )
-        _say("stratify", [f"warning: {w}" for w in splitting.warnings(records)])
+        say("stratify", [f"warning: {w}" for w in splitting.warnings(records)])
     write_records(out / "records.json", records)
     write_json(out / ANNOTATION_RECORDS, read_json(annotated / ANNOTATION_RECORDS))
     write_json(report, quality_report(records, s.quality_threshold))
@@ -115,16 +109,6 @@ def augment(
 
 
 def leakage_check(p: DictConfig, *, data_dir: Path, final: Final, report: Path) -> bool:
-    leak = p.dataset.leakage
     published = published_records(final[1])
-    records, thumbs = fingerprint(published, data_dir)
-    result = leakage_report(records, leak.phash_max_distance, leak.near_duplicate_min_correlation, thumbs)
-    write_json(report, result)
-    for line in leak_messages(result, source_names(published, read_json(final[2]))):
-        print(f"leakage-check: LEAK: {line}", file=sys.stderr)
-    print(
-        f"leakage-check: {result['images']} images, {result['patients']} patients over {len(TASKS)} tasks, "
-        f"{'passed' if result['passed'] else 'FAILED'}",
-        flush=True,
-    )
-    return bool(result["passed"])
+    names = source_names(published, read_json(final[2]))
+    return check_published(published, data_dir, p.dataset.leakage, report, names, f" over {len(TASKS)} tasks")
