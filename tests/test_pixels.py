@@ -86,6 +86,8 @@ def _bundled_monochrome() -> list[str]:
 
 
 BUNDLED = _bundled_monochrome()
+#: bundled files pydicom's plugins refuse and radtune decodes (GDCM itself: 12-bit JPEG Extended)
+BEYOND_PYDICOM = {"JPEG-lossy.dcm", "JPGExtended.dcm"}
 
 
 def _decodable(name: str) -> Dataset | None:
@@ -105,6 +107,8 @@ def test_bundled_list_is_not_empty():
 def test_bundled_matches_pydicom(name):
     ds = _decodable(name)
     path = Path(get_testdata_file(name, download=False))
+    if name in BEYOND_PYDICOM:
+        pytest.skip("pydicom cannot decode it; tests/test_transfer_syntaxes.py checks it against dcmtk")
     if ds is None:
         with pytest.raises(InputRejected) as e:
             render_file(path, size=0)
@@ -123,9 +127,7 @@ def test_bundled_matches_pydicom(name):
 @pytest.mark.parametrize(
     "name",
     [
-        "MR_small_jpeg_ls_lossless.dcm",
         "MR_truncated.dcm",
-        "JPEG-lossy.dcm",
         "rtplan.dcm",
         "no_meta.dcm",
         "meta_missing_tsyntax.dcm",
@@ -151,7 +153,6 @@ def test_specific_reject_messages():
 
     assert "(7FE0,0010) Pixel Data is missing" in msg("rtplan.dcm")
     assert "(7FE0,0010) Pixel Data is truncated" in msg("MR_truncated.dcm")
-    assert "(0002,0010)" in msg("MR_small_jpeg_ls_lossless.dcm")
     assert "DICM" in msg("no_meta.dcm")
 
 
