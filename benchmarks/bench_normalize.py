@@ -1,25 +1,43 @@
-"""Throughput of the normalize pixel pipeline vs the naive float/scikit-image baseline.
+"""Throughput of normalize's pixel path per input kind, next to the tools a user would try.
 
 Run (from the repository root):
 
-    make bench
-    # or
-    .venv/bin/python benchmarks/bench_normalize.py                  # synthesize 40 pedirad_8k images
-    .venv/bin/python benchmarks/bench_normalize.py --n 100 --size 512
-    .venv/bin/python benchmarks/bench_normalize.py --src data/raw/pedirad-8k
+    make bench                                             # every kind, default sizes
+    .venv/bin/python benchmarks/bench_normalize.py --n 40 --kinds uncompressed,rle
+    .venv/bin/python benchmarks/bench_normalize.py --src data/raw/pedirad-8k --n 200
+    .venv/bin/python benchmarks/bench_normalize.py --record benchmarks/RESULTS.md
 
-(a) ours:  radtune.render.render_file + radtune.imaging.encode_image (JPEG), one process;
-(b) naive: pydicom pixel_array -> float apply_modality_lut + apply_voi_lut -> min-max to
-    0..255 float -> skimage.transform.resize(anti_aliasing=True) to fit size (aspect kept,
-    padded) -> Pillow JPEG, the way the seed scripts do it.
-Both read the same files from disk; files either side rejects are counted, not timed twice.
-Prints a table; it never fails on timing.
+Input kinds (synthesized into a temp dir, the same files for every pipeline): 2048x1638
+12-bit radiograph phantoms (MONOCHROME1 and 2) uncompressed, RLE, JPEG Lossless (Process
+14 SV1), JPEG-LS and JPEG 2000 lossless; plus the pedirad_8k synthetic sample (mixed
+syntaxes, VOI LUTs) or a folder of your own (``--src``).
+
+Pipelines, each over the same files, one process, output a 512x512 8-bit JPEG:
+
+* ``decode floor``: pydicom reads the pixel data (the fastest installed decoder) -- nothing
+  can be faster;
+* ``radtune``: ``radtune.render.render_file`` + ``radtune.imaging.encode_image``, what the
+  normalize stage runs per file (window, letterbox, quality score, encode);
+* ``naive script``: what the seeds' scripts do -- pydicom pixel_array -> float modality and
+  VOI LUT -> min-max to 0..255 -> scikit-image anti-aliased resize -> Pillow JPEG;
+* ``dcmtk dcmj2pnm`` (if installed): one ``dcmj2pnm`` process per file, first header
+  window, scaled to 512 wide, JPEG -- dcmtk cannot decode JPEG 2000 (counted as failed);
+* ``MONAI`` (if installed): LoadImage -> ScaleIntensity -> Resize -> Pillow JPEG.
+
+Each pipeline runs in its own process (peak RSS is that process's); images/s and the
+ratios are from this one run. A final table scales the normalize stage's own
+``normalize_all`` from 1 to 2 processes. It never fails on timing.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import multiprocessing as mp
+import os
+import resource
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,54 +46,116 @@ from pathlib import Path
 
 import numpy as np
 
-
-def synthesize(out: Path, n: int) -> list[Path]:
-    """pedirad_8k via radtune.synth if it exists, else plain 12-bit 2048x1638 DICOMs."""
-    try:
-        from radtune.synth import generate
-
-        generate("pedirad_8k", out, n=n, seed=0)
-        files = sorted(out.rglob("*.dcm"))
-        if files:
-            return files
-    except ImportError as e:  # the generator module is not there (yet)
-        print(f"(radtune.synth unavailable: {e}; writing plain phantoms)", file=sys.stderr)
-    return _plain_phantoms(out, n)
+SIZE = 512
+KINDS = ("uncompressed", "rle", "jpeg-lossless", "jpeg-ls", "j2k", "pedirad")
+#: a kind's default file count: JPEG 2000 decodes at ~3/s, so fewer files
+DEFAULT_N = {"j2k": 8}
 
 
-def _plain_phantoms(out: Path, n: int) -> list[Path]:
-    import cv2
+# ----------------------------------------------------------------------------- inputs
+def phantom(i: int, rows: int = 2048, cols: int = 1638) -> np.ndarray:
+    """A 12-bit radiograph-like phantom: soft tissue, two bones, noise, a collimated edge."""
+    rng = np.random.default_rng(i)
+    y, x = np.mgrid[0:rows, 0:cols].astype(np.float32)
+    cx = cols * (0.45 + 0.1 * rng.random())
+    soft = np.exp(-(((x - cx) / (cols * 0.22)) ** 4))
+    bone = sum(np.exp(-(((x - cx + d) / (cols * 0.05)) ** 6)) for d in (-cols * 0.08, cols * 0.08))
+    img = 3600 - 1800 * soft - 900 * bone * (y > rows * 0.1) + rng.normal(0, 25, (rows, cols)).astype(np.float32)
+    img[:, : int(cols * 0.04)] = 200  # collimator shutter
+    return np.clip(img, 0, 4095).astype(np.uint16)
+
+
+def write_phantoms(out: Path, n: int) -> list[Path]:
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
-    rng = np.random.default_rng(0)
     out.mkdir(parents=True, exist_ok=True)
     files = []
     for i in range(n):
-        base = cv2.GaussianBlur(rng.random((2048, 1638)), (0, 0), 25)
-        arr = np.clip(300 + 3000 * (base - base.min()) / np.ptp(base) + rng.normal(0, 15, base.shape), 0, 4095)
         ds = Dataset()
         ds.file_meta = FileMetaDataset()
         ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
         ds.SOPClassUID, ds.SOPInstanceUID = SecondaryCaptureImageStorage, generate_uid()
         ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
         ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-        ds.set_pixel_data(arr.astype(np.uint16), "MONOCHROME2" if i % 2 else "MONOCHROME1", 12)
-        ds.WindowCenter, ds.WindowWidth = 1800, 3000
+        ds.Modality, ds.PatientID = "DX", f"BENCH{i:04d}"
+        arr = phantom(i)
+        if i % 2:  # MONOCHROME1 as CR plates store it
+            ds.set_pixel_data(4095 - arr, "MONOCHROME1", 12)
+        else:
+            ds.set_pixel_data(arr, "MONOCHROME2", 12)
+        ds.WindowCenter, ds.WindowWidth = (2300, 3200) if i % 2 == 0 else (1795, 3200)
         p = out / f"img{i:04d}.dcm"
         ds.save_as(p, enforce_file_format=True)
         files.append(p)
     return files
 
 
-def ours(path: Path, size: int) -> bytes:
+def encode_as(files: list[Path], out: Path, kind: str) -> list[Path]:
+    """The same images in another transfer syntax (pydicom / GDCM encoders)."""
+    import pydicom
+    from pydicom.uid import JPEG2000Lossless, JPEGLSLossless, RLELossless
+
+    out.mkdir(parents=True, exist_ok=True)
+    done = []
+    for f in files:
+        dst = out / f.name
+        if kind == "jpeg-lossless":
+            import gdcm
+
+            reader = gdcm.ImageReader()
+            reader.SetFileName(str(f))
+            reader.Read()
+            change = gdcm.ImageChangeTransferSyntax()
+            change.SetTransferSyntax(gdcm.TransferSyntax(gdcm.TransferSyntax.JPEGLosslessProcess14_1))
+            change.SetInput(reader.GetImage())
+            change.Change()
+            writer = gdcm.ImageWriter()
+            writer.SetFileName(str(dst))
+            writer.SetFile(reader.GetFile())
+            writer.SetImage(change.GetOutput())
+            writer.Write()
+        else:
+            ds = pydicom.dcmread(f)
+            uid = {"rle": RLELossless, "jpeg-ls": JPEGLSLossless, "j2k": JPEG2000Lossless}[kind]
+            ds.compress(uid, encoding_plugin="pylibjpeg" if kind != "jpeg-ls" else "")
+            ds.save_as(dst, enforce_file_format=True)
+        done.append(dst)
+    return done
+
+
+def inputs(kind: str, tmp: Path, n: int, src: Path | None) -> list[Path]:
+    if kind == "pedirad":
+        if src is not None:
+            return sorted(src.rglob("*.dcm"))[:n]
+        from radtune.synth import generate
+
+        generate("pedirad_8k", tmp / "pedirad", n=n, seed=0)
+        return sorted((tmp / "pedirad").rglob("*.dcm"))[:n]
+    native = sorted((tmp / "uncompressed").glob("*.dcm"))[:n]
+    if len(native) < n:
+        native = write_phantoms(tmp / "uncompressed", n)
+    return native if kind == "uncompressed" else encode_as(native, tmp / kind, kind)
+
+
+# ----------------------------------------------------------------------------- pipelines
+def decode_floor(path: Path, out: Path) -> None:
+    import pydicom
+
+    from radtune.pixels.decode import decoding_plugin
+
+    ds = pydicom.dcmread(path)
+    pydicom.pixels.pixel_array(ds, decoding_plugin=decoding_plugin(ds.file_meta.TransferSyntaxUID))
+
+
+def radtune_path(path: Path, out: Path) -> None:
     from radtune.imaging import encode_image
     from radtune.render import render_file
 
-    return encode_image(render_file(path, size=size).image, "jpg", 95)
+    out.write_bytes(encode_image(render_file(path, size=SIZE).image, "jpg", 95))
 
 
-def naive(path: Path, size: int) -> bytes:
+def naive(path: Path, out: Path) -> None:
     import pydicom
     from PIL import Image
     from pydicom.pixels import apply_modality_lut, apply_voi_lut
@@ -88,53 +168,145 @@ def naive(path: Path, size: int) -> bytes:
     if ds.PhotometricInterpretation == "MONOCHROME1":
         arr = 255.0 - arr
     h, w = arr.shape
-    s = min(size / h, size / w)
+    s = min(SIZE / h, SIZE / w)
     nh, nw = max(1, round(h * s)), max(1, round(w * s))
     small = resize(arr, (nh, nw), anti_aliasing=True, preserve_range=True)
-    canvas = np.zeros((size, size), dtype=np.uint8)
-    top, left = (size - nh) // 2, (size - nw) // 2
+    canvas = np.zeros((SIZE, SIZE), dtype=np.uint8)
+    top, left = (SIZE - nh) // 2, (SIZE - nw) // 2
     canvas[top : top + nh, left : left + nw] = np.clip(np.rint(small), 0, 255).astype(np.uint8)
     buf = io.BytesIO()
     Image.fromarray(canvas).save(buf, format="JPEG", quality=95)
-    return buf.getvalue()
+    out.write_bytes(buf.getvalue())
 
 
-def time_it(fn, files: list[Path], size: int) -> tuple[int, int, float]:
-    """(done, failed, seconds) for running fn over files once."""
+def dcmj2pnm(path: Path, out: Path) -> None:
+    cmd = ["dcmj2pnm", "+Wi", "1", "+Sxv", str(SIZE), "+oj", "+Jq", "95", str(path), str(out)]
+    subprocess.run(cmd, check=True, capture_output=True)
+
+
+def monai(path: Path, out: Path) -> None:
+    from monai.transforms import LoadImage, Resize, ScaleIntensity
+    from PIL import Image
+
+    img = LoadImage(image_only=True)(str(path))
+    img = ScaleIntensity()(Resize((SIZE, SIZE))(img[None]))[0]
+    Image.fromarray((np.asarray(img) * 255).astype(np.uint8)).save(out, format="JPEG", quality=95)
+
+
+def available() -> dict:
+    pipes = {"decode floor": decode_floor, "radtune": radtune_path, "naive script": naive}
+    if shutil.which("dcmj2pnm"):
+        pipes["dcmtk dcmj2pnm"] = dcmj2pnm
+    try:
+        import monai  # noqa: F401
+
+        pipes["MONAI"] = monai
+    except ImportError:
+        pass
+    return pipes
+
+
+def _run(name: str, files: list[str], out_dir: str, queue) -> None:
+    warnings.simplefilter("ignore")
+    fn = available()[name]
+    out = Path(out_dir)
+    fn(Path(files[0]), out / "warm.jpg")  # imports, plugin discovery
     done = failed = 0
     t0 = time.perf_counter()
-    for f in files:
+    for i, f in enumerate(files):
         try:
-            fn(f, size)
+            fn(Path(f), out / f"{i}.jpg")
             done += 1
         except Exception:  # noqa: BLE001  a benchmark counts failures, it does not judge them
             failed += 1
-    return done, failed, time.perf_counter() - t0
+    secs = time.perf_counter() - t0
+    queue.put((done, failed, secs, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+
+
+def run(name: str, files: list[Path], tmp: Path) -> tuple[int, int, float, float]:
+    """(done, failed, seconds, peak RSS MiB) of one pipeline in a fresh process."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    out = Path(tempfile.mkdtemp(dir=tmp))
+    proc = ctx.Process(target=_run, args=(name, [str(f) for f in files], str(out), queue))
+    proc.start()
+    result = queue.get()
+    proc.join()
+    shutil.rmtree(out, ignore_errors=True)
+    return result
+
+
+def table(kind: str, files: list[Path], tmp: Path) -> list[str]:
+    rows = {name: run(name, files, tmp) for name in available()}
+    rate = {k: d / s if s and d else 0.0 for k, (d, _, s, _) in rows.items()}
+    lines = [
+        f"### {kind}: {len(files)} files",
+        "",
+        "| pipeline | images/s | failed | peak RSS MiB | radtune is x this | this / floor |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, (_, failed, _, rss) in rows.items():
+        vs = f"{rate['radtune'] / rate[name]:.2f}x" if rate[name] else "-"
+        floor = f"{rate['decode floor'] / rate[name]:.2f}" if rate[name] else "-"
+        lines.append(f"| {name} | {rate[name]:.1f} | {failed} | {rss:.0f} | {vs} | {floor} |")
+    return [*lines, ""]
+
+
+def _jobs_run(files: list[str], out_dir: str, jobs: int, queue) -> None:
+    from radtune.normalize import NormalizeSettings, normalize_all
+
+    settings = NormalizeSettings(size=SIZE, window="file", auto_percentiles=(1.0, 99.0), jpeg_quality=95, key="k")
+    paths = [Path(f) for f in files]
+    t0 = time.perf_counter()
+    normalize_all(paths, paths[0].parent, Path(out_dir), settings, jobs)
+    queue.put(time.perf_counter() - t0)
+
+
+def jobs_table(files: list[Path], tmp: Path) -> list[str]:
+    """normalize_all (the stage's own pool) with 1 and 2 processes on the same files."""
+    ctx = mp.get_context("spawn")
+    secs = {}
+    for jobs in (1, 2):
+        queue, out = ctx.Queue(), Path(tempfile.mkdtemp(dir=tmp))
+        proc = ctx.Process(target=_jobs_run, args=([str(f) for f in files], str(out), jobs, queue))
+        proc.start()
+        secs[jobs] = queue.get()
+        proc.join()
+    lines = [
+        f"### normalize_all, {len(files)} files (uncompressed 2K), {os.cpu_count()} cores",
+        "",
+        "| jobs | images/s | speed-up |",
+        "| --- | ---: | ---: |",
+    ]
+    lines += [f"| {j} | {len(files) / s:.1f} | {secs[1] / s:.2f}x |" for j, s in secs.items()]
+    return [*lines, ""]
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--src", type=Path, help="folder of DICOMs (default: synthesize into a temp dir)")
-    ap.add_argument("--n", type=int, default=40, help="images to synthesize / use (default 40)")
-    ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated, of {', '.join(KINDS)}")
+    ap.add_argument("--n", type=int, default=40, help="files per kind (JPEG 2000: at most 8 unless --n is lower)")
+    ap.add_argument("--src", type=Path, help="a folder of your own DICOMs for the 'pedirad' kind")
+    ap.add_argument("--record", type=Path, help="also write the tables to this Markdown file")
     args = ap.parse_args(argv)
+    kinds = [k for k in args.kinds.split(",") if k]
+    if unknown := set(kinds) - set(KINDS):
+        ap.error(f"--kinds: unknown {sorted(unknown)}; choose from {', '.join(KINDS)}")
     warnings.simplefilter("ignore")
-    with tempfile.TemporaryDirectory() as tmp:
-        files = sorted(args.src.rglob("*.dcm"))[: args.n] if args.src else synthesize(Path(tmp), args.n)
-        if not files:
-            print("no .dcm files found", file=sys.stderr)
-            return 1
-        ours(files[0], args.size), naive(files[0], args.size)  # warm imports / plugin discovery
-        rows = [
-            ("ours (LUT + cv2)", *time_it(ours, files, args.size)),
-            ("naive (float + skimage)", *time_it(naive, files, args.size)),
-        ]
-    print(f"{'pipeline':26s} {'images':>7s} {'failed':>7s} {'seconds':>9s} {'images/s':>9s}")
-    for name, done, failed, secs in rows:
-        print(f"{name:26s} {done:7d} {failed:7d} {secs:9.2f} {done / secs if secs else 0:9.1f}")
-    (_, d0, _, s0), (_, d1, _, s1) = rows
-    if d0 and d1:
-        print(f"speed-up: {(d0 / s0) / (d1 / s1):.1f}x")
+    out = [f"## normalize throughput, one core per pipeline, {time.strftime('%Y-%m-%d')}", ""]
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        for kind in kinds:
+            files = inputs(kind, tmp, min(args.n, DEFAULT_N.get(kind, args.n)), args.src)
+            lines = table(kind, files, tmp)
+            print("\n".join(lines), flush=True)
+            out += lines
+        if "uncompressed" in kinds:
+            lines = jobs_table(inputs("uncompressed", tmp, args.n, None), tmp)
+            print("\n".join(lines), flush=True)
+            out += lines
+    if args.record:
+        args.record.write_text("\n".join(out) + "\n")
     return 0
 
 

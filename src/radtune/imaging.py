@@ -11,6 +11,17 @@ ENCODE_FORMATS = ("jpg", "png")
 PNG_COMPRESSION = 6
 
 
+def fit(h: int, w: int, size: int) -> tuple[int, int, float]:
+    """(rows, columns, scale) of an h x w image fitted into size x size with its aspect
+    ratio kept (size 0: the native size)."""
+    if size < 0:
+        raise ValueError(f"size must be >= 0, got {size}")
+    if size == 0:
+        return h, w, 1.0
+    scale = min(size / h, size / w)
+    return max(1, min(size, round(h * scale))), max(1, min(size, round(w * scale))), scale
+
+
 def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, dict[str, int], float]:
     """Fit ``image`` (uint8, HxW or HxWxC) into ``size`` x ``size`` keeping the aspect ratio, centred
     on black (0). Shrinking uses INTER_AREA, enlarging INTER_LINEAR (INTER_AREA degenerates
@@ -18,13 +29,10 @@ def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, dict[str, int],
 
     Returns (output, padding {"top","bottom","left","right"}, scale = output px per source px).
     """
-    if size < 0:
-        raise ValueError(f"size must be >= 0, got {size}")
     h, w = image.shape[:2]
+    nh, nw, scale = fit(h, w, size)
     if size == 0:
         return image, {"top": 0, "bottom": 0, "left": 0, "right": 0}, 1.0
-    scale = min(size / h, size / w)
-    nh, nw = max(1, min(size, round(h * scale))), max(1, min(size, round(w * scale)))
     if (nh, nw) == (h, w):
         resized = image
     else:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -80,10 +82,11 @@ def choose_voi(
     spec: WindowSpec,
     path: Path,
     modality: Modality,
-    hist: tuple[np.ndarray, np.ndarray],
+    hist: Callable[[], tuple[np.ndarray, np.ndarray]],
     auto_percentiles: tuple[float, float],
 ) -> tuple[Voi, str, dict[str, Any]]:
-    """Decide the VOI for ``spec``; returns (voi, description, extra decision fields)."""
+    """Decide the VOI for ``spec``; returns (voi, description, extra decision fields).
+    ``hist()`` gives the stored values' histogram (built only for the windows that need it)."""
     if spec.kind == "preset":
         return Window(spec.center, spec.width), f"preset {spec.name} C={_fmt(spec.center)} W={_fmt(spec.width)}", {}
     if spec.kind == "user":
@@ -95,8 +98,8 @@ def choose_voi(
         if src.display_ready:
             top = 2**src.bits_stored - 1
             return None, f"none (display values 0..{top})", {}
-    mvals = apply_modality(hist[0], modality)
-    counts = hist[1]
+    values, counts = hist()
+    mvals = apply_modality(values, modality)
     if spec.kind == "minmax":
         lo, hi = float(mvals.min()), float(mvals.max())
         return exact_window(lo, hi), f"minmax {_fmt(lo)}..{_fmt(hi)}", {}
@@ -112,18 +115,18 @@ def choose_voi(
 
 @dataclass(frozen=True)
 class Display:
-    """Result of :func:`display`: the 8-bit image, the decision and the stored histogram."""
+    """Result of :func:`display`: the 8-bit image, the decision and the detector range."""
 
     image: np.ndarray
     decision: dict[str, Any]
-    hist: tuple[np.ndarray, np.ndarray]
     detector_range: tuple[float, float]
 
 
-def detector_range(src: Source, hist: tuple[np.ndarray, np.ndarray]) -> tuple[float, float]:
+def detector_range(src: Source, hist: Callable[[], tuple[np.ndarray, np.ndarray]]) -> tuple[float, float]:
     """The range of storable values (float data: the data range)."""
     if src.stored.dtype.kind == "f":
-        return float(hist[0].min()), float(hist[0].max())
+        values = hist()[0]
+        return float(values.min()), float(values.max())
     b = src.bits_stored
     return (-(2.0 ** (b - 1)), 2.0 ** (b - 1) - 1) if src.signed else (0.0, 2.0**b - 1)
 
@@ -133,7 +136,7 @@ def display(src: Source, spec: WindowSpec, path: Path, auto_percentiles: tuple[f
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         modality, modality_desc = modality_of(src, path)
-        hist = histogram(src.stored)
+        hist = cache(partial(histogram, src.stored))
         voi, voi_desc, extra = choose_voi(src, spec, path, modality, hist, auto_percentiles)
         invert = src.photometric == "MONOCHROME1"
         chain = Chain(modality, voi, invert, identity_max=float(2**src.bits_stored - 1))
@@ -149,4 +152,4 @@ def display(src: Source, spec: WindowSpec, path: Path, auto_percentiles: tuple[f
         "signed": bool(src.signed),
         "applied_as": how,
     }
-    return Display(image=image, decision=decision, hist=hist, detector_range=detector_range(src, hist))
+    return Display(image=image, decision=decision, detector_range=detector_range(src, hist))

@@ -6,6 +6,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from radtune.pixels.histogram import weighted_percentiles
+
 #: percentiles that bound the anatomy's value spread (robust to a few outliers)
 SPREAD_PERCENTILES = (1.0, 99.0)
 # Immerkaer's kernel: difference of two Laplacians, blind to planes and ramps
@@ -33,7 +35,17 @@ def clipped(values: np.ndarray, value_range: tuple[float, float]) -> tuple[float
     if values.size == 0:
         return 0.0, 0.0
     lo, hi = value_range
-    return float(np.mean(values <= lo)), float(np.mean(values >= hi))
+    return np.count_nonzero(values <= lo) / values.size, np.count_nonzero(values >= hi) / values.size
+
+
+def percentiles(v: np.ndarray, pcts: tuple[float, ...]) -> list[float]:
+    """``np.percentile(v, pcts, method="inverted_cdf")``; 8/16-bit integers through a
+    histogram (same values, no sort of the million stored values of a radiograph)."""
+    if v.dtype.kind in "iu" and v.dtype.itemsize <= 2:
+        lo = int(v.min())
+        counts = np.bincount((v.astype(np.int32) - lo).ravel())
+        return weighted_percentiles(np.arange(lo, lo + len(counts), dtype=np.float64), counts, pcts)
+    return [float(p) for p in np.percentile(v, pcts, method="inverted_cdf")]
 
 
 def value_range_use(values: np.ndarray, value_range: tuple[float, float]) -> dict[str, float]:
@@ -44,7 +56,7 @@ def value_range_use(values: np.ndarray, value_range: tuple[float, float]) -> dic
     if values.size == 0:
         return {"spread": 0.0, "clipped_low": 0.0, "clipped_high": 0.0}
     v = values.ravel()
-    p_lo, p_hi = np.percentile(v, SPREAD_PERCENTILES, method="inverted_cdf")
+    p_lo, p_hi = percentiles(v, SPREAD_PERCENTILES)
     low, high = clipped(v, value_range)
     span = max(hi - lo, 1e-12)
     return {
