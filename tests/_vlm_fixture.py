@@ -126,6 +126,8 @@ def compose_params(
         {
             "seed": 42,
             "jobs": 2,
+            "executor": "local",
+            "dask_scheduler": None,
             "dataset": OmegaConf.load(CONF / "dataset" / "pedirad_8k.yaml"),
             "model": OmegaConf.load(CONF / "model" / f"{model}.yaml"),
             "train": OmegaConf.load(CONF / "train" / f"{train}.yaml"),

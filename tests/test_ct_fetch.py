@@ -133,6 +133,32 @@ def test_killed_process_resumes(raw: Path, server: str, clean_run, tmp_path: Pat
     assert not {fetch.local_name(k) for k in gets} & before
 
 
+def test_fetch_on_dask_gives_the_local_files_and_log(
+    raw: Path, server: str, clean_run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """executor dask: the workers download with their own credentials (none travel with the
+    tasks); same files, same fetch_log.json bytes. Without credentials on the workers the
+    stage stops with one line, instead of failing every object."""
+    from distributed import LocalCluster
+
+    from radtune.errors import ConfigError
+
+    def on_dask(out: Path) -> dict:
+        with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as c:
+            cfg = ct_config(endpoint=server)
+            return stage_fetch(cfg, raw_dir=raw, out_dir=out, executor="dask", address=c.scheduler_address)
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")  # the workers' environment (inherited as they start)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    on_dask(tmp_path / "dask")
+    assert files(tmp_path / "dask") == files(clean_run[0])
+    assert (tmp_path / "dask" / "fetch_log.json").read_bytes() == (clean_run[0] / "fetch_log.json").read_bytes()
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    with pytest.raises(ConfigError, match="on every Dask worker"):
+        on_dask(tmp_path / "no_credentials")
+
+
 def test_retries_with_exponential_backoff(tmp_path: Path) -> None:
     class Flaky:
         def __init__(self) -> None:

@@ -44,6 +44,9 @@ def test_every_experiment_preset_composes_for_its_variant():
         ("train.quantization", "8bit", "train.quantization"),
         ("train.learning_rate", "fast", "train.learning_rate"),
         ("model.build", "download", "model.build"),
+        ("executor", "spark", "executor"),
+        ("dask_scheduler", "my-cluster", "dask_scheduler"),
+        ("executor", "dask", "dask_scheduler"),  # dask without the scheduler's address
     ],
 )
 def test_broken_config_names_the_key(key, value, needle):
@@ -51,6 +54,10 @@ def test_broken_config_names_the_key(key, value, needle):
     OmegaConf.update(cfg, key, value, merge=False)
     with pytest.raises(ConfigError, match=needle.replace(".", r"\.")):
         validate(cfg)
+
+
+def test_dask_executor_with_an_address_validates():
+    validate(compose(["executor=dask", "dask_scheduler=tcp://10.0.0.5:8786"], conf_dir=ROOT / "conf"))
 
 
 def test_missing_key_is_named(tmp_path):

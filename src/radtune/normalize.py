@@ -11,12 +11,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import partial
-from multiprocessing import get_context
 from pathlib import Path
 
-from tqdm import tqdm
-
 from radtune.errors import ConfigError, InputRejected, named_as
+from radtune.executor import describe, map_in_order
 from radtune.io import write_bytes_atomic
 from radtune.pseudonym import pseudonym
 from radtune.records import SPLITS, Record, reject
@@ -72,23 +70,28 @@ def named_by_source(message: str, relative: Path) -> str:
     return named_as(message, relative, relative.as_posix())
 
 
+def input_record(path: Path, raw_dir: Path, key: str) -> Record:
+    """What a record says of its input before any decoding: source, digest, image id."""
+    relative = path.relative_to(raw_dir)
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    return {
+        "source": relative.as_posix(),
+        "source_sha256": sha,
+        "source_split": source_split(relative),
+        "image_id": pseudonym(f"{sha}\0{relative.as_posix()}", key, prefix="", length=16),
+        "status": "ok",
+        "stage": STAGE,
+        "reason": None,
+    }
+
+
 def normalize_one(path: Path, raw_dir: Path, image_dir: Path, s: NormalizeSettings) -> Record:
     """Render one input, write its image as `<image_id>.jpg`, return its record."""
     from radtune.imaging import encode_image
     from radtune.render import render_colour_file, render_file
 
-    relative = path.relative_to(raw_dir)
-    data = path.read_bytes()
-    sha = hashlib.sha256(data).hexdigest()
-    record: Record = {
-        "source": relative.as_posix(),
-        "source_sha256": sha,
-        "source_split": source_split(relative),
-        "image_id": pseudonym(f"{sha}\0{relative.as_posix()}", s.key, prefix="", length=16),
-        "status": "ok",
-        "stage": STAGE,
-        "reason": None,
-    }
+    record = input_record(path, raw_dir, s.key)
+    relative, sha = path.relative_to(raw_dir), record["source_sha256"]
     try:
         if relative.parts[0] in s.colour_dirs:
             r = render_colour_file(path, size=s.size)
@@ -123,10 +126,42 @@ def normalize_one(path: Path, raw_dir: Path, image_dir: Path, s: NormalizeSettin
     }
 
 
-def normalize_all(files: list[Path], raw_dir: Path, image_dir: Path, s: NormalizeSettings, jobs: int) -> list[Record]:
-    """normalize_one over all files, `jobs` processes, in input order, with a progress bar."""
-    work = partial(normalize_one, raw_dir=raw_dir, image_dir=image_dir, s=s)
-    if jobs <= 1:
-        return [work(f) for f in tqdm(files, desc=STAGE, unit="img")]
-    with get_context("spawn").Pool(jobs) as pool:
-        return list(tqdm(pool.imap(work, files, chunksize=4), total=len(files), desc=STAGE, unit="img"))
+def failed_one(path: Path, exc: Exception, raw_dir: Path, s: NormalizeSettings) -> Record:
+    """The record of an input whose work failed outside the decoder (its worker raised or died)."""
+    relative = path.relative_to(raw_dir).as_posix()
+    return reject(input_record(path, raw_dir, s.key), STAGE, f"{relative}: {describe(exc)}")
+
+
+def normalize_all(
+    files: list[Path],
+    raw_dir: Path,
+    image_dir: Path,
+    s: NormalizeSettings,
+    jobs: int,
+    executor: str = "local",
+    address: str | None = None,
+) -> list[Record]:
+    """normalize_one over all files, in input order, with a progress bar: in `jobs` local
+    processes, or on the Dask cluster at `address` (`radtune.executor`)."""
+    if executor == "dask":  # a worker's working folder is not ours: paths as this machine sees them
+        files, raw_dir, image_dir = [f.absolute() for f in files], raw_dir.absolute(), image_dir.absolute()
+    records = list(
+        map_in_order(
+            partial(normalize_one, raw_dir=raw_dir, image_dir=image_dir, s=s),
+            files,
+            on_error=partial(failed_one, raw_dir=raw_dir, s=s),
+            jobs=jobs,
+            executor=executor,
+            address=address,
+            desc=STAGE,
+            unit="img",
+        )
+    )
+    ok = [r for r in records if r["status"] == "ok"] if executor == "dask" else []
+    missing = [r["source"] for r in ok if not (image_dir / f"{r['image_id']}.jpg").is_file()]
+    if missing:  # a worker wrote to its own disk: the stage's folder is not shared with it
+        raise ConfigError(
+            f"dask_scheduler: {len(missing)} images the workers wrote are not in {image_dir} (first: {missing[0]}); "
+            "the workers must write to storage shared with this machine, at the same path"
+        )
+    return records

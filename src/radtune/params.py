@@ -6,6 +6,7 @@ config fails at once, naming the key."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,12 @@ LAYOUT_SLOTS = ("fetched", "normalized", "annotated", "split", "split_report", "
 _COMMON: Rules = {
     "seed": ((int,), lambda v: v >= 0, "an integer >= 0"),
     "jobs": ((int,), lambda v: v >= 1, "an integer >= 1"),
+    "executor": ((str,), lambda v: v in ("local", "dask"), "local or dask (radtune.executor)"),
+    "dask_scheduler": (
+        (str, type(None)),
+        lambda v: v is None or re.fullmatch(r"[a-z]+://\S+", v) is not None,
+        "null or a Dask scheduler address such as tcp://host:8786",
+    ),
     "dataset.name": ((str,), bool, "a non-empty name"),
     "dataset.raw_dir": ((str,), bool, "a path"),
     "dataset.data_dir": ((str,), bool, "a path"),
@@ -255,6 +262,10 @@ def _check(cfg: DictConfig, rules: Rules, optional: bool = False) -> None:
 
 def _check_combinations(cfg: DictConfig) -> None:
     """Settings that are each valid but make no sense together."""
+    if get(cfg, "executor") == "dask" and get(cfg, "dask_scheduler") is None:
+        raise ConfigError(
+            "params: 'dask_scheduler' must be the Dask scheduler's address (tcp://host:8786) with executor: dask"
+        )
     if "model" in cfg and "train" in cfg and get(cfg, "model.build") == "hub":
         warmup = OmegaConf.select(cfg, "train.vision_warmup.epochs", default=0) or 0
         if warmup > 0:

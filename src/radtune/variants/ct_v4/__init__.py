@@ -43,7 +43,7 @@ class CtV4(Variant):
     def fetch(self, p: DictConfig, *, raw: Path, out: Path) -> None:
         from radtune.variants.ct_v4.stages import stage_fetch
 
-        stage_fetch(p.dataset, raw_dir=raw, out_dir=out)
+        stage_fetch(p.dataset, raw_dir=raw, out_dir=out, executor=p.executor, address=p.dask_scheduler)
 
     def normalize(self, p: DictConfig, *, raw: Path, fetched: Path, out: Path) -> None:
         from radtune.variants.ct_v4.stages import stage_normalize

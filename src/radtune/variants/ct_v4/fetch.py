@@ -23,21 +23,23 @@ import csv
 import json
 import os
 import shutil
-import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable
+from contextlib import closing
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pydicom
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ParamValidationError
-from tqdm import tqdm
 
 from radtune import pixels
 from radtune.errors import ConfigError, InputRejected
+from radtune.executor import describe, map_in_order
 from radtune.io import read_json
+from radtune.variants.ct_v4.s3pool import S3Target, client_of
 
 FEEDBACK = ("FP", "TN")
 JOURNAL = ".fetch_journal.jsonl"
@@ -232,17 +234,20 @@ def outcome(
 
 
 def fetch_one(
+    task: tuple[PoolEntry, dict | None],
     client: Any,
     bucket: str,
-    entry: PoolEntry,
     dicom_dir: Path,
-    known: dict[str, dict],
     allowed: list[float],
     retries: int,
     backoff: float,
     sleep: Callable[[float], None],
 ) -> tuple[dict, bool]:
-    """Decide one object; returns (outcome, downloaded_now)."""
+    """Decide one object (with what a previous run decided of it, if anything); returns
+    (outcome, downloaded_now). On a Dask worker `client` is the S3Target to make a client of."""
+    entry, prior = task
+    if isinstance(client, S3Target):
+        client = client_of(client)
     name = local_name(entry.key)
     final = dicom_dir / name
     if final.is_file():
@@ -251,7 +256,6 @@ def fetch_one(
             return outcome(entry, "ok", file=name, thickness=t), False
         final.unlink()  # allowed set narrowed since it was downloaded
         return outcome(entry, "skipped", f"slice thickness {t:g} mm not in {allowed}", thickness=t), False
-    prior = known.get(entry.key)
     if prior and prior["status"] == "rejected":
         return outcome(entry, "rejected", prior["reason"]), False
     if (
@@ -288,6 +292,14 @@ def fetch_one(
     return outcome(entry, "ok", file=name, thickness=t), True
 
 
+def failed_one(task: tuple[PoolEntry, dict | None], exc: Exception) -> tuple[dict, bool]:
+    """An object whose work raised unexpectedly (or whose Dask workers died): `failed`, so the
+    next run tries it again. Missing or refused credentials stop the stage."""
+    if isinstance(exc, (NoCredentialsError, ParamValidationError)):
+        raise exc
+    return outcome(task[0], "failed", describe(exc)), False
+
+
 def fetch_pool(
     client: Any,
     bucket: str,
@@ -299,11 +311,15 @@ def fetch_pool(
     backoff: float = 0.5,
     sleep: Callable[[float], None] = time.sleep,
     after_each: Callable[[dict], None] | None = None,
+    executor: str = "local",
+    address: str | None = None,
 ) -> list[dict]:
     """Download ``entries`` (already planned) into ``out_dir/dicom``; return one outcome per
     entry, in order: status ok | skipped (thickness) | rejected (not DICOM / corrupted, with
     the reason) | failed (S3 error after retries). ``after_each(outcome)`` runs after every
-    object (tests interrupt the run with it)."""
+    object (tests interrupt the run with it). Locally the objects are fetched one after the
+    other with ``client``; with ``executor="dask"`` on the cluster at ``address``, each worker
+    making its own client of ``client``, an S3Target (`radtune.executor`)."""
     out_dir = Path(out_dir)
     dicom_dir = out_dir / DICOM_DIR
     dicom_dir.mkdir(parents=True, exist_ok=True)
@@ -314,16 +330,28 @@ def fetch_pool(
     for stale in sorted(dicom_dir.iterdir()):
         if stale.is_file() and stale.name not in wanted:
             stale.unlink()
+    work = partial(
+        fetch_one,
+        client=client,
+        bucket=bucket,
+        dicom_dir=dicom_dir.absolute() if executor == "dask" else dicom_dir,  # a worker's working folder is not ours
+        allowed=allowed,
+        retries=retries,
+        backoff=backoff,
+        sleep=sleep,
+    )
+    tasks = [(e, known.get(e.key)) for e in entries]
     results: list[dict] = []
-    for entry in tqdm(entries, desc="fetch", unit="obj", disable=None, file=sys.stderr):
-        o, fresh = fetch_one(client, bucket, entry, dicom_dir, known, allowed, retries, backoff, sleep)
-        if fresh and o["status"] in ("skipped", "rejected"):
-            journal_append(out_dir, o)
-        if o["status"] != "ok" and (dicom_dir / local_name(entry.key)).exists():
-            (dicom_dir / local_name(entry.key)).unlink()
-        results.append(o)
-        if after_each is not None:
-            after_each(o)
+    done = map_in_order(work, tasks, on_error=failed_one, executor=executor, address=address, desc="fetch", unit="obj")
+    with closing(done):
+        for entry, (o, fresh) in zip(entries, done):
+            if fresh and o["status"] in ("skipped", "rejected"):
+                journal_append(out_dir, o)
+            if o["status"] != "ok" and (dicom_dir / local_name(entry.key)).exists():
+                (dicom_dir / local_name(entry.key)).unlink()
+            results.append(o)
+            if after_each is not None:
+                after_each(o)
     return results
 
 

@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,12 @@ def make_client(target: S3Target, *, on_get: Callable[[str], None] | None = None
 
         client.meta.events.register("before-parameter-build.s3.GetObject", _hook)
     return client
+
+
+@cache
+def client_of(target: S3Target) -> Any:
+    """One client per target and process (a Dask worker makes its own, once)."""
+    return make_client(target)
 
 
 def target_from_config(cfg: DictConfig, endpoint_url: str | None = None) -> S3Target:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from botocore.exceptions import NoCredentialsError
@@ -30,7 +31,7 @@ from radtune.stagelog import print_summary, stage_log
 from radtune.variants.ct_v4 import coco, fetch, split, validate
 from radtune.variants.ct_v4.constants import CLASSES, POOL, SPLIT_DIRS, SPLITS
 from radtune.variants.ct_v4.normalize import normalize_one
-from radtune.variants.ct_v4.s3pool import LOCAL, local_pool, make_client, target_from_config
+from radtune.variants.ct_v4.s3pool import LOCAL, S3Target, local_pool, make_client, target_from_config
 
 
 # --------------------------------------------------------------------------- fetch
@@ -42,19 +43,25 @@ def stage_fetch(
     on_get: Callable[[str], None] | None = None,
     after_each: Callable[[dict], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    executor: str = "local",
+    address: str | None = None,
 ) -> dict:
     """Download up to ``fetch.max_images`` pool objects into ``out_dir/dicom`` and write
     ``out_dir/fetch_log.json``. Reads ``raw_dir/<fetch.metadata_csv>`` and, with
-    ``fetch.endpoint: local``, serves ``raw_dir/<fetch.seed_dir>`` from a local S3 server."""
+    ``fetch.endpoint: local``, serves ``raw_dir/<fetch.seed_dir>`` from a local S3 server.
+    With ``executor="dask"`` the cluster's workers download (``on_get`` sees nothing); they
+    read S3 credentials from their own environment, none travel with the tasks."""
     started = time.perf_counter()
     f = cfg.fetch
     allowed = fetch.check_allowed(f.allowed_thickness)
     entries = fetch.read_feedback_csv(Path(raw_dir) / f.metadata_csv)
     todo = fetch.plan(entries, f.max_images, bool(f.fp_only))
 
-    def run(client: object) -> list[dict]:
+    def run(target: S3Target) -> list[dict]:
+        if executor == "dask" and f.endpoint != LOCAL:  # the workers' own credentials (the local server's are fixed)
+            target = replace(target, access_key=None, secret_key=None)
         return fetch.fetch_pool(
-            client,
+            target if executor == "dask" else make_client(target, on_get=on_get),
             f.bucket,
             todo,
             Path(out_dir),
@@ -63,18 +70,21 @@ def stage_fetch(
             backoff=float(f.backoff_seconds),
             sleep=sleep,
             after_each=after_each,
+            executor=executor,
+            address=address,
         )
 
     try:
         if f.endpoint == LOCAL:
             with local_pool(f.bucket, Path(raw_dir) / f.seed_dir) as url:
-                results = run(make_client(target_from_config(f, url), on_get=on_get))
+                results = run(target_from_config(f, url))
         else:
-            results = run(make_client(target_from_config(f), on_get=on_get))
+            results = run(target_from_config(f))
     except NoCredentialsError:
         raise ConfigError(
             f"fetch: no S3 credentials for {f.endpoint or 'AWS'}: set the environment variables "
             f"{f.access_key_env} and {f.secret_key_env} (or a boto3 profile)"
+            + (" on every Dask worker (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)" if executor == "dask" else "")
         ) from None
     summary = fetch.finish(Path(out_dir), results)
     for r in results:

@@ -42,7 +42,9 @@ def normalize(p: DictConfig, *, raw: Path, out: Path) -> None:
     )
     exclude = {p.dataset.annotate.labels_csv} if p.dataset.annotate.labels_csv else set()
     with stage_log("normalize") as records:
-        records += normalize_all(list_inputs(raw, exclude), raw, out / "images", settings, p.jobs)
+        records += normalize_all(
+            list_inputs(raw, exclude), raw, out / "images", settings, p.jobs, p.executor, p.dask_scheduler
+        )
     write_records(out / "records.json", records)
 
 

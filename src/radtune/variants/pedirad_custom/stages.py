@@ -56,7 +56,9 @@ def normalize(p: DictConfig, *, raw: Path, out: Path) -> None:
         colour_dirs=tuple(n.colour_tasks),
     )
     with stage_log("normalize") as records:
-        records += normalize_all(list_inputs(raw, annotation_files(raw)), raw, out / "images", settings, p.jobs)
+        records += normalize_all(
+            list_inputs(raw, annotation_files(raw)), raw, out / "images", settings, p.jobs, p.executor, p.dask_scheduler
+        )
     write_records(out / "records.json", records)
 
 

@@ -1,0 +1,104 @@
+"""Where a stage's per-item work runs (params `executor`, `jobs`, `dask_scheduler`):
+
+local  `jobs` spawned processes on this machine (1: in this process), the default;
+dask   the workers of an existing Dask cluster, through its scheduler's address; they read
+       inputs and write outputs on storage shared with this machine, at the same paths.
+
+Either way results come back in input order, so a stage's records and outputs are the same
+bytes. An item whose work raises, or whose Dask workers died running it, becomes the
+caller's per-item failure (`on_error(item, exc)`, e.g. a rejected record): never a lost
+item. A ConfigError (a setting, not the item) stops the stage."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Sequence
+from functools import partial
+from multiprocessing import get_context
+from typing import Any, TypeVar
+
+from tqdm import tqdm
+
+from radtune.errors import ConfigError
+
+T = TypeVar("T")
+R = TypeVar("R")
+#: how long a stage waits for the cluster's scheduler to answer and for a first worker
+CONNECT_SECONDS = 60
+
+
+def describe(exc: BaseException) -> str:
+    """An item's failure in one line: `unexpected <type>: <message>`, or that its workers died."""
+    from distributed import KilledWorker
+
+    if isinstance(exc, KilledWorker):
+        return f"the Dask workers running it died ({exc.allowed_failures + 1} attempts; see the worker logs)"
+    return " ".join(f"unexpected {type(exc).__name__}: {exc}".split())
+
+
+def _attempt(fn: Callable[[T], R], item: T) -> tuple[bool, Any]:
+    """(True, fn(item)) or (False, the exception): a local worker hands a failure back."""
+    try:
+        return True, fn(item)
+    except ConfigError:
+        raise
+    except Exception as e:  # noqa: BLE001 - one item's failure becomes its on_error result
+        return False, e
+
+
+def map_in_order(
+    fn: Callable[[T], R],
+    items: Sequence[T],
+    *,
+    on_error: Callable[[T, Exception], R],
+    jobs: int = 1,
+    executor: str = "local",
+    address: str | None = None,
+    desc: str = "",
+    unit: str = "it",
+) -> Generator[R, None, None]:
+    """fn(item) for each item, yielded in input order as they are ready, with a progress
+    bar; a failed item yields on_error(item, exc). `fn` must be picklable for jobs > 1 or
+    executor dask (a module-level function or a partial of one)."""
+    bar = partial(tqdm, total=len(items), desc=desc, unit=unit)
+    outcomes: Generator[tuple[bool, Any], None, None]
+    if executor == "dask":
+        outcomes = _on_dask(fn, items, address)
+    elif jobs <= 1:
+        outcomes = (_attempt(fn, item) for item in items)
+    else:
+        outcomes = _on_pool(fn, items, jobs)
+    try:
+        for item, (done, value) in zip(items, bar(outcomes)):
+            yield value if done else on_error(item, value)
+    finally:  # a stopped run (an error, Ctrl-C) shuts its pool / leaves the cluster at once
+        outcomes.close()
+
+
+def _on_pool(fn: Callable[[T], R], items: Sequence[T], jobs: int) -> Generator[tuple[bool, Any], None, None]:
+    with get_context("spawn").Pool(jobs) as pool:
+        yield from pool.imap(partial(_attempt, fn), items, chunksize=4)
+
+
+def _on_dask(fn: Callable[[T], R], items: Sequence[T], address: str | None) -> Generator[tuple[bool, Any], None, None]:
+    """Every item submitted at once; each result gathered in input order, then released."""
+    from distributed import Client
+
+    try:
+        client = Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
+    except OSError as e:
+        raise ConfigError(f"dask_scheduler: no Dask scheduler answers at {address} ({e})") from None
+    with client:
+        try:
+            client.wait_for_workers(1, timeout=CONNECT_SECONDS)
+        except TimeoutError:
+            raise ConfigError(f"dask_scheduler: the cluster at {address} has no workers") from None
+        futures = client.map(fn, items, pure=False)
+        for future in futures:
+            try:
+                outcome = True, future.result()
+            except ConfigError:
+                raise
+            except Exception as e:  # noqa: BLE001 - the item's own failure, or its workers died
+                outcome = False, e
+            future.release()  # a gathered result is not kept on the cluster
+            yield outcome

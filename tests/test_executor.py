@@ -1,0 +1,143 @@
+"""normalize past one machine (issue #13 point 4): on a Dask cluster (here a LocalCluster of
+two worker processes) the records and image bytes equal the local run's; an input whose task
+raises, or kills its worker, becomes a rejection with a one-line reason; counts add up."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+import dask
+import pytest
+from distributed import LocalCluster
+from distributed.diagnostics.plugin import WorkerPlugin
+
+from radtune import executor
+from radtune.errors import ConfigError
+from radtune.normalize import NormalizeSettings, list_inputs, normalize_all
+from radtune.synth import dicom_writer, generate
+
+pytestmark = pytest.mark.xdist_group(__name__)  # its clusters' processes, on one xdist worker
+
+SETTINGS = NormalizeSettings(size=256, window="file", auto_percentiles=(1.0, 99.0), jpeg_quality=95, key="k")
+
+
+@contextmanager
+def cluster(**scheduler_config: object):
+    with dask.config.set({f"distributed.scheduler.{k}": v for k, v in scheduler_config.items()}):
+        with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as c:
+            yield c
+
+
+@pytest.fixture(scope="module")
+def raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """8 synthetic radiographs, one of them also cut short, and a file that is no image."""
+    raw = tmp_path_factory.mktemp("dask") / "raw"
+    generate("pedirad_8k", raw, n=8, seed=7)
+    first = sorted(raw.glob("*.dcm"))[0]
+    (raw / "corrupt.dcm").write_bytes(dicom_writer.truncated(first.read_bytes()))
+    (raw / "notes.txt").write_text("not an image\n")
+    return raw
+
+
+@pytest.fixture(scope="module")
+def files(raw: Path) -> list[Path]:
+    return list_inputs(raw, {"labels.csv"})
+
+
+@pytest.fixture(scope="module")
+def local(raw: Path, files: list[Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict], Path]:
+    out = tmp_path_factory.mktemp("local") / "images"
+    return normalize_all(files, raw, out, SETTINGS, jobs=1), out
+
+
+def images(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_dask_gives_the_local_records_and_bytes(
+    raw: Path, files: list[Path], local, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records, local_images = local
+    with cluster() as c:
+        monkeypatch.chdir(tmp_path)  # relative paths, as a stage gets them; the workers started elsewhere
+        rel = [Path(os.path.relpath(f)) for f in files]
+        on_dask = normalize_all(
+            rel, Path(os.path.relpath(raw)), Path("images"), SETTINGS, 1, "dask", c.scheduler_address
+        )
+        assert "normalize_one" in c.scheduler.task_prefixes  # the work ran on the cluster's workers
+    assert on_dask == records
+    assert [r["source"] for r in on_dask] == [f.relative_to(raw).as_posix() for f in files]  # input order
+    rejected = {r["source"]: r["reason"] for r in on_dask if r["status"] == "rejected"}
+    assert sorted(rejected) == ["corrupt.dcm", "notes.txt"]
+    assert images(tmp_path / "images") == images(local_images)
+    assert len(images(local_images)) == len(files) - 2
+
+
+class Sabotage(WorkerPlugin):
+    """On every worker (restarted ones too): reading `raises` fails, reading `dies` kills the process."""
+
+    def __init__(self, raises: str, dies: str) -> None:
+        self.raises, self.dies = raises, dies
+
+    def setup(self, worker: object) -> None:
+        import radtune.normalize as n
+
+        original = n.source_split
+
+        def source_split(relative: Path) -> str | None:
+            if relative.as_posix() == self.raises:
+                raise OSError("disk full (test)")
+            if relative.as_posix() == self.dies:
+                os._exit(1)
+            return original(relative)
+
+        n.source_split = source_split
+
+
+def test_a_task_that_raises_or_kills_its_worker_is_a_rejection(raw: Path, files: list[Path], local, tmp_path: Path):
+    records, _ = local
+    raises, dies = (f.relative_to(raw).as_posix() for f in files[2:4])
+    # a dead worker's task fails at once (no retry on another worker), and a worker holds only
+    # the task it runs, so no bystander dies with it
+    with cluster(**{"allowed-failures": 0, "worker-saturation": 1.0}) as c:
+        from distributed import Client
+
+        with Client(c) as client:
+            client.register_plugin(Sabotage(raises, dies))
+            on_dask = normalize_all(files, raw, tmp_path / "images", SETTINGS, 1, "dask", c.scheduler_address)
+    assert len(on_dask) == len(files)
+    by_source = {r["source"]: r for r in on_dask}
+    assert by_source[raises]["reason"] == f"{raises}: unexpected OSError: disk full (test)"
+    assert by_source[dies]["reason"].startswith(f"{dies}: the Dask workers running it died")
+    for name in (raises, dies):
+        r, expected = by_source[name], next(x for x in records if x["source"] == name)
+        assert r["status"] == "rejected" and r["stage"] == "normalize" and "\n" not in r["reason"]
+        assert {k: r[k] for k in ("source_sha256", "source_split", "image_id")} == {
+            k: expected[k] for k in ("source_sha256", "source_split", "image_id")
+        }
+    assert [r for r in on_dask if r["source"] not in (raises, dies)] == [
+        r for r in records if r["source"] not in (raises, dies)
+    ]
+    assert sorted(images(tmp_path / "images")) == sorted(f"{r['image_id']}.jpg" for r in on_dask if r["status"] == "ok")
+
+
+def _parse(text: str) -> int:
+    if text == "stop":
+        raise ConfigError("a setting")
+    return int(text)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_local_failures_are_per_item_too(jobs: int) -> None:
+    out = list(executor.map_in_order(_parse, ["1", "x", "3"], jobs=jobs, on_error=lambda i, e: executor.describe(e)))
+    assert out == [1, "unexpected ValueError: invalid literal for int() with base 10: 'x'", 3]
+    with pytest.raises(ConfigError):
+        list(executor.map_in_order(_parse, ["1", "stop"], jobs=jobs, on_error=lambda i, e: None))
+
+
+def test_no_scheduler_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(executor, "CONNECT_SECONDS", 1)
+    with pytest.raises(ConfigError, match="dask_scheduler: no Dask scheduler answers at tcp://127.0.0.1:9"):
+        list(executor.map_in_order(int, ["1"], executor="dask", address="tcp://127.0.0.1:9", on_error=print))
