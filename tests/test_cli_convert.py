@@ -64,17 +64,30 @@ def _bundled(name: str) -> str:
     return get_testdata_file(name, download=False)
 
 
+def _mpeg2_labelled(tmp_path):
+    """A still image labelled MPEG2: a transfer syntax no image decoder takes."""
+    import pydicom
+    from pydicom.encaps import encapsulate
+
+    ds = pydicom.dcmread(_bundled("CT_small.dcm"))
+    ds.PixelData = encapsulate([ds.PixelData])
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.100"
+    ds.save_as(tmp_path / "mpeg2.dcm", enforce_file_format=True)
+    return str(tmp_path / "mpeg2.dcm")
+
+
 @pytest.mark.parametrize(
     "src,extra,expect",
     [
         (lambda t: _bundled("MR_truncated.dcm"), [], "(7FE0,0010)"),
         (lambda t: _bundled("no_meta.dcm"), [], "DICM"),
-        (lambda t: _bundled("MR_small_jpeg_ls_lossless.dcm"), [], "(0002,0010)"),
+        (_mpeg2_labelled, [], "(0002,0010)"),
+        (lambda t: _bundled("JPEG2000-embedded-sequence-delimiter.dcm"), [], "(7FE0,0010)"),
         (lambda t: (t / "empty.jpg").write_bytes(b"") or str(t / "empty.jpg"), [], "empty.jpg"),
         (lambda t: _bundled("CT_small.dcm"), ["--window", "lung"], "window"),
         (lambda t: str(t / "missing.dcm"), [], "missing.dcm"),
     ],
-    ids=["truncated", "no-meta", "no-decoder", "empty-jpg", "bad-window", "missing-file"],
+    ids=["truncated", "no-meta", "no-decoder", "broken-j2k", "empty-jpg", "bad-window", "missing-file"],
 )
 def test_convert_bad_one_line_no_output(tmp_path, src, extra, expect):
     dst = tmp_path / "out" / "x.jpg"

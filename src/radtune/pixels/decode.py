@@ -5,7 +5,11 @@ file type comes from the first bytes (:func:`sniff`), not the suffix.
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -239,8 +243,6 @@ def gdcm_first_frame(path: Path) -> np.ndarray:
         import gdcm
     except ImportError:
         raise ValueError("GDCM (python-gdcm) is not installed") from None
-    gdcm.Trace.SetWarning(False)  # GDCM's own stderr chatter: the rejection line says it all
-    gdcm.Trace.SetError(False)
     reader = gdcm.ImageReader()
     reader.SetFileName(str(path))
     if not reader.Read():
@@ -262,6 +264,26 @@ def gdcm_first_frame(path: Path) -> np.ndarray:
     return data[: rows * cols].reshape(rows, cols).copy()
 
 
+@contextmanager
+def c_stderr_silenced(active: bool = True) -> Iterator[None]:
+    """File descriptor 2 pointed at /dev/null while the C codecs run: libjpeg, OpenJPEG and
+    GDCM print their complaints there, and a bad file must give one line, not ten (the
+    decoder's failure still arrives as an exception)."""
+    if not active:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def first_frame(ds: Dataset, path: Path, frames: int) -> np.ndarray:
     """The first frame's pixel array as pydicom decodes it (colour as RGB; the fastest
     installed decoder, GDCM itself where pydicom's plugins all refuse), pydicom's errors
@@ -270,7 +292,8 @@ def first_frame(ds: Dataset, path: Path, frames: int) -> np.ndarray:
     tsuid = ds.file_meta.TransferSyntaxUID
     try:
         plugin = decoding_plugin(tsuid)
-        return pydicom.pixels.pixel_array(ds, index=0 if frames > 1 else None, decoding_plugin=plugin)
+        with c_stderr_silenced(tsuid.is_compressed):
+            return pydicom.pixels.pixel_array(ds, index=0 if frames > 1 else None, decoding_plugin=plugin)
     except NotImplementedError as e:  # a RuntimeError: first
         raise reject(
             path, f"(0002,0010) Transfer Syntax '{ts_name}' is not supported ({' '.join(str(e).split())})"
@@ -279,7 +302,8 @@ def first_frame(ds: Dataset, path: Path, frames: int) -> np.ndarray:
         msg = str(e).splitlines()[0]
         if "plugins" in msg and "Unable to decode" in msg and tsuid.is_compressed:
             try:
-                return gdcm_first_frame(path)
+                with c_stderr_silenced():
+                    return gdcm_first_frame(path)
             except ValueError:
                 pass
         if "plugins" in msg and "Unable to decompress" in msg:
