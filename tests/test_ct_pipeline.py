@@ -186,6 +186,24 @@ def test_validation_fails_on_a_broken_image(run: dict, tmp_path: Path) -> None:
     assert 4 in failed and exit_code(report) == 1
 
 
+def test_normalize_on_dask_gives_the_local_records_and_images(run: dict, tmp_path: Path) -> None:
+    """executor: dask (a LocalCluster of two worker processes): the bytes the local pool wrote."""
+    from distributed import LocalCluster
+
+    d = run["d"]
+    with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as c:
+        stages.stage_normalize(
+            run["cfg"],
+            raw_dir=run["raw"],
+            fetched_dir=d / "fetched",
+            out_dir=tmp_path / "normalized",
+            executor="dask",
+            address=c.scheduler_address,
+        )
+        assert "normalize_input" in c.scheduler.task_prefixes
+    assert digest(tmp_path / "normalized") == digest(d / "normalized")
+
+
 def test_rgb3_normalize(run: dict, tmp_path: Path) -> None:
     src = next((run["raw"] / "v3/images").glob("*.dcm"))
     rec = normalize_one(src, "v3/x.dcm", tmp_path, mode="rgb3", window="brain", size=0, key="k")

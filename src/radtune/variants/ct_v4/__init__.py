@@ -48,7 +48,15 @@ class CtV4(Variant):
     def normalize(self, p: DictConfig, *, raw: Path, fetched: Path, out: Path) -> None:
         from radtune.variants.ct_v4.stages import stage_normalize
 
-        stage_normalize(p.dataset, raw_dir=raw, fetched_dir=fetched, out_dir=out)
+        stage_normalize(
+            p.dataset,
+            raw_dir=raw,
+            fetched_dir=fetched,
+            out_dir=out,
+            jobs=p.jobs,
+            executor=p.executor,
+            address=p.dask_scheduler,
+        )
 
     def annotate(self, p: DictConfig, *, raw: Path, fetched: Path, normalized: Path, out: Path) -> None:
         from radtune.variants.ct_v4.stages import stage_annotate

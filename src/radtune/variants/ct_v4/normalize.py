@@ -15,6 +15,7 @@ import numpy as np
 
 from radtune import imaging, pixels
 from radtune.errors import ConfigError, InputRejected
+from radtune.executor import describe
 from radtune.io import write_bytes_atomic
 from radtune.pseudonym import pseudonym
 from radtune.records import Record, reject
@@ -43,19 +44,33 @@ def render_slice(path: Path, *, mode: str, window: str, size: int):
     return np.stack(channels, axis=-1), r
 
 
-def normalize_one(path: Path, source: str, out_dir: Path, *, mode: str, window: str, size: int, key: str) -> Record:
-    """Render one DICOM slice to ``out_dir/<image_id>.png``; the record says what happened."""
-    image_id = pseudonym(source, key, prefix="I")
-    origin = source.split("/", 1)[0]
-    record: Record = {
+def input_record(source: str, key: str) -> Record:
+    """An input's record before its pixels are looked at."""
+    return {
         "source": source,
-        "origin": origin,
-        "image_id": image_id,
+        "origin": source.split("/", 1)[0],
+        "image_id": pseudonym(source, key, prefix="I"),
         "patient_id": None,
         "status": "ok",
         "stage": STAGE,
         "reason": None,
     }
+
+
+def normalize_input(item: tuple[Path, str], out_dir: Path, *, mode: str, window: str, size: int, key: str) -> Record:
+    """:func:`normalize_one` of one (path, source) input (`radtune.executor` maps items)."""
+    return normalize_one(*item, out_dir, mode=mode, window=window, size=size, key=key)
+
+
+def normalize_failed(item: tuple[Path, str], exc: Exception, *, key: str) -> Record:
+    """The record of an input whose work failed outside the decoder (its worker raised or died)."""
+    return reject(input_record(item[1], key), STAGE, f"{item[1]}: {describe(exc)}")
+
+
+def normalize_one(path: Path, source: str, out_dir: Path, *, mode: str, window: str, size: int, key: str) -> Record:
+    """Render one DICOM slice to ``out_dir/<image_id>.png``; the record says what happened."""
+    record = input_record(source, key)
+    image_id = record["image_id"]
     try:
         if pixels.sniff(path) != "dicom":
             raise InputRejected(f"{path.name}: not DICOM: patient-level splitting needs (0010,0020) Patient ID")

@@ -18,19 +18,21 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from botocore.exceptions import NoCredentialsError
 from omegaconf import DictConfig
 
 from radtune.errors import ConfigError
+from radtune.executor import map_in_order
 from radtune.io import read_json, write_json
 from radtune.pseudonym import resolve_key
 from radtune.records import check_counts, read_records, write_records
 from radtune.stagelog import print_summary, stage_log
 from radtune.variants.ct_v4 import coco, fetch, split, validate
 from radtune.variants.ct_v4.constants import CLASSES, POOL, SPLIT_DIRS, SPLITS
-from radtune.variants.ct_v4.normalize import normalize_one
+from radtune.variants.ct_v4.normalize import normalize_failed, normalize_input
 from radtune.variants.ct_v4.s3pool import LOCAL, S3Target, local_pool, make_client, target_from_config
 
 
@@ -115,17 +117,37 @@ def normalize_inputs(cfg: DictConfig, raw_dir: Path, fetched_dir: Path) -> list[
     return out
 
 
-def stage_normalize(cfg: DictConfig, *, raw_dir: Path, fetched_dir: Path, out_dir: Path) -> dict:
+def stage_normalize(
+    cfg: DictConfig,
+    *,
+    raw_dir: Path,
+    fetched_dir: Path,
+    out_dir: Path,
+    jobs: int = 1,
+    executor: str = "local",
+    address: str | None = None,
+) -> dict:
     """Every source image and fetched slice -> ``out_dir/images/<image_id>.png``; one
-    record each in ``out_dir/records.json``."""
+    record each in ``out_dir/records.json``; in ``jobs`` local processes or on the Dask
+    cluster at ``address`` (`radtune.executor`), the same records and bytes either way."""
     n = cfg.normalize
     key = resolve_key(cfg.pseudonym)
     images_dir = Path(out_dir) / "images"
+    inputs = normalize_inputs(cfg, Path(raw_dir), Path(fetched_dir))
+    if executor == "dask":  # a worker's working folder is not ours
+        inputs, images_dir = [(p.absolute(), source) for p, source in inputs], images_dir.absolute()
+    one = partial(normalize_input, out_dir=images_dir, mode=n.mode, window=n.window, size=int(n.size), key=key)
     with stage_log("normalize") as records:
-        for path, source in normalize_inputs(cfg, Path(raw_dir), Path(fetched_dir)):
-            records.append(
-                normalize_one(path, source, images_dir, mode=n.mode, window=n.window, size=int(n.size), key=key)
-            )
+        records += map_in_order(
+            one,
+            inputs,
+            on_error=partial(normalize_failed, key=key),
+            jobs=jobs,
+            executor=executor,
+            address=address,
+            desc="normalize",
+            unit="img",
+        )
         written = {f"{r['image_id']}.png" for r in records if r["status"] == "ok"}
         for stale in sorted(images_dir.glob("*.png")) if images_dir.exists() else []:
             if stale.name not in written:
