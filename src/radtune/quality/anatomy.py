@@ -44,7 +44,7 @@ def _uniform_rows(block: np.ndarray) -> np.ndarray:
     is not looked at: where two bands meet (a shutter behind a letterbox bar), a blurred or
     ringing corner must not hide the band."""
     skip = int(block.shape[1] * BAND_END_SKIP)
-    core = block[:, skip : block.shape[1] - skip].astype(np.int16)
+    core = block[:, skip : block.shape[1] - skip]
     if core.shape[1] == 0:
         return np.ones(block.shape[0], dtype=bool)
     med = np.median(core, axis=1, keepdims=True)
@@ -85,7 +85,7 @@ def flat(image: np.ndarray) -> np.ndarray:
     smooth = cv2.GaussianBlur(image.astype(np.float32), (0, 0), FLAT_SMOOTH)
     gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3)
-    return np.hypot(gx, gy) / 8.0 <= FLAT_GRADIENT
+    return cv2.magnitude(gx, gy) / 8.0 <= FLAT_GRADIENT
 
 
 def background(image: np.ndarray, field: np.ndarray) -> np.ndarray:
@@ -111,9 +111,11 @@ def background(image: np.ndarray, field: np.ndarray) -> np.ndarray:
         return none
     level = int(np.argmax(np.bincount(levels, minlength=256)))
     cand = plateau & (np.abs(smooth.astype(np.int16) - level) <= LEVEL_TOL)
-    _, labels = cv2.connectedComponents(cand.astype(np.uint8), connectivity=4)
-    touching = np.unique(labels[zone & cand])
-    return np.isin(labels, touching[touching > 0])
+    count, labels = cv2.connectedComponents(cand.astype(np.uint8), connectivity=4)
+    reaching = np.zeros(count, dtype=bool)
+    reaching[labels[zone & cand]] = True
+    reaching[0] = False  # label 0: not a candidate
+    return reaching[labels]
 
 
 def anatomy_mask(image: np.ndarray, content: np.ndarray | None = None) -> np.ndarray:

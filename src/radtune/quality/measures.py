@@ -86,7 +86,7 @@ def display_spread(image: np.ndarray, mask: np.ndarray) -> float:
     """p1..p99 of the displayed anatomy, in grey levels (0 when there is none)."""
     if not mask.any():
         return 0.0
-    p_lo, p_hi = np.percentile(image[mask], SPREAD_PERCENTILES, method="inverted_cdf")
+    p_lo, p_hi = percentiles(image[mask], SPREAD_PERCENTILES)
     return float(p_hi - p_lo)
 
 
@@ -102,7 +102,7 @@ def edge_width(image: np.ndarray, mask: np.ndarray) -> float:
     if not inner.any():
         return 0.0
     x = image.astype(np.float32)
-    grad = np.hypot(cv2.Sobel(x, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(x, cv2.CV_32F, 0, 1, ksize=3)) / 8.0
+    grad = cv2.magnitude(cv2.Sobel(x, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(x, cv2.CV_32F, 0, 1, ksize=3)) / 8.0
     cut = float(np.quantile(grad[inner], 1.0 - EDGE_TOP_FRACTION))
     steep = inner & (grad >= cut) & (grad > 0)
     if not steep.any():
