@@ -1,9 +1,12 @@
 """train: (build the tiny base,) LoRA/QLoRA fine-tuning, adapter + card, dvclive curves
 (see radtune.train.run). Resumes from <model-dir>/checkpoints after an interrupt.
-Several processes: `accelerate launch --multi_gpu --num_processes N stages/train.py ...`
-(radtune.train.ddp); rank 0 writes every output."""
+Several processes: `accelerate launch --multi_gpu --num_processes N stages/train.py ...`, or
+RADTUNE_TRAIN_PROCESSES=N in the environment of `dvc exp run` (radtune.train.ddp); rank 0
+writes every output."""
 
 import argparse
+import os
+import sys
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -26,8 +29,11 @@ def main() -> None:
     from radtune.model.load import check_quantization
 
     check_quantization(p.train)  # QLoRA on a machine without CUDA: one line, nothing loaded
+    from radtune.train.ddp import launch_argv, ranks
+
+    if argv := launch_argv(sys.argv):  # RADTUNE_TRAIN_PROCESSES=N: this command again, in N processes
+        os.execv(sys.executable, argv)
     from radtune.figures import curves_png
-    from radtune.train.ddp import ranks
     from radtune.train.run import run_training
 
     r = ranks()  # one process unless started by `accelerate launch` with several

@@ -1,11 +1,12 @@
 """The train stage on two processes (`accelerate launch`, DDP on gloo on this CPU) against
 the same stage in one process: both ranks finish, rank 0 alone writes one adapter, and the
-result is the single-process one up to float summation order (radtune.train.ddp)."""
+result is the single-process one up to float summation order (radtune.train.ddp). Two
+ways in: `accelerate launch ... stages/train.py` and `RADTUNE_TRAIN_PROCESSES=2 python
+stages/train.py` (what `dvc exp run` starts), which starts itself again through accelerate."""
 
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 
@@ -44,20 +45,14 @@ TRAIN = {
 RTOL, ATOL = 1e-5, 1e-5
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def run(root, launcher):
+def run(root, launcher, **env):
     argv = stage_argv("train", compose_params())
     proc = subprocess.run(
         [*launcher, str(REPO / argv[0]), *argv[1:]],
         cwd=root,
         capture_output=True,
         text=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO / "src")},
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO / "src"), **env},
         timeout=300,
     )
     assert proc.returncode == 0, f"{launcher} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
@@ -74,17 +69,24 @@ def runs(tmp_path_factory):
     rows = {split: split_rows(data / "annotations", split) for split in ("train", "val", "test")}
     write_export(data, data / "jsonl", data / "dataset_registry.yml", "pedirad-8k", {}, rows, "fracture")
     write_params(one, overrides=TRAIN)
-    two = tmp_path_factory.mktemp("two_processes")
+    two, env = tmp_path_factory.mktemp("two_processes"), tmp_path_factory.mktemp("two_processes_env")
     shutil.copytree(one, two, dirs_exist_ok=True)
+    shutil.copytree(one, env, dirs_exist_ok=True)
+    # on a CPU host accelerate starts N processes with --multi_gpu (torchrun); radtune picks gloo
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
-    launch += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
-    return (one, run(one, [sys.executable])), (two, run(two, [*launch, "--main_process_port", str(free_port())]))
+    launch += ["--num_machines", "1", "--main_process_port", "0", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    return {
+        "one": (one, run(one, [sys.executable])),
+        "two": (two, run(two, launch)),
+        "env": (env, run(env, [sys.executable], RADTUNE_TRAIN_PROCESSES="2")),
+    }
 
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("vlm_ddp")
-def test_two_processes_train_like_one(runs):
-    (one, log1), (two, log2) = runs
+@pytest.mark.parametrize("way", ["two", "env"])
+def test_two_processes_train_like_one(runs, way):
+    (one, log1), (two, log2) = runs["one"], runs[way]
     # both ranks finished; rank 0 alone logged the run
     assert "train: process 0 of 2 finished" in log2 and "train: process 1 of 2 finished" in log2
     assert "train: 2 processes; micro-batch j of each step runs in process j mod 2" in log2
@@ -151,3 +153,25 @@ def test_qlora_loads_on_this_process_gpu(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setattr(accelerate, "PartialState", lambda: type("S", (), {"local_process_index": 1})())
     assert load_mod.quantized_device_map() == {"": 1}
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("vlm_ddp")
+def test_both_ways_in_are_the_same_run(runs):
+    (two, _), (env, _) = runs["two"], runs["env"]
+    lora = MODELS + "/lora/adapter_model.safetensors"
+    assert (env / lora).read_bytes() == (two / lora).read_bytes()
+
+
+def test_launch_argv(monkeypatch):
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.delenv(ddp.PROCESSES, raising=False)
+    assert ddp.launch_argv(["stages/train.py", "--x"]) is None
+    monkeypatch.setenv(ddp.PROCESSES, "1")
+    assert ddp.launch_argv(["stages/train.py", "--x"]) is None
+    monkeypatch.setenv(ddp.PROCESSES, "3")
+    argv = ddp.launch_argv(["stages/train.py", "--x"])
+    assert argv[:6] == [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "3"]
+    assert argv[-2:] == ["stages/train.py", "--x"]
+    monkeypatch.setenv("WORLD_SIZE", "3")  # already one of the three
+    assert ddp.launch_argv(["stages/train.py", "--x"]) is None

@@ -3,6 +3,9 @@
     accelerate launch --multi_gpu --num_processes N stages/train.py ...   # CUDA host: one GPU per process;
                                                                           # CPU host: N processes on gloo
 
+    RADTUNE_TRAIN_PROCESSES=N dvc exp run ...    # the same, for the train stage DVC runs as
+                                                  # `python stages/train.py ...` (`launch_argv`)
+
 `ranks()` says which process this is. A plain `python stages/train.py` is one process: it
 never imports accelerate nor touches torch.distributed, `ranks()` is `Ranks()` (rank 0 of 1)
 and every method below is a no-op, so a single-process run is exactly what it always was.
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -115,6 +119,7 @@ class Ranks:
 
 
 ONE = Ranks()  # a plain run
+PROCESSES = "RADTUNE_TRAIN_PROCESSES"
 
 
 def _flag(name: str) -> bool:
@@ -137,3 +142,15 @@ def ranks() -> Ranks:
 
     state = PartialState(cpu=_flag("ACCELERATE_USE_CPU") or not torch.cuda.is_available())
     return Ranks(state.process_index, state.num_processes, state.device)
+
+
+def launch_argv(argv: Sequence[str]) -> list[str] | None:
+    """When `RADTUNE_TRAIN_PROCESSES=N` (N > 1) asks a script started as one process to run in N
+    (DVC starts the stage with `python`), the `accelerate launch` command doing that (a free
+    port, one host); None when one process is asked for, or this is already one of the N."""
+    n = int(os.environ.get(PROCESSES) or 1)
+    if n <= 1 or "WORLD_SIZE" in os.environ:
+        return None
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(n)]
+    launch += ["--num_machines", "1", "--main_process_port", "0", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    return launch + list(argv)
