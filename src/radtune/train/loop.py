@@ -272,6 +272,8 @@ class TrainResult:
     steps: int
     resumed_from: int
     final: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0  # the optimizer steps of this run (after resume), wall-clock: logs and benchmarks only
+    tokens: int = 0  # ... and the tokens they saw (over every process)
 
 
 def train(
@@ -417,4 +419,4 @@ def train(
     final: dict[str, float] = {}
     for _, name, value in curves.history:
         final[name] = value
-    return TrainResult(steps=total, resumed_from=start, final=final)
+    return TrainResult(steps=total, resumed_from=start, final=final, seconds=elapsed, tokens=int(seen_tokens))
