@@ -10,7 +10,7 @@
 never imports accelerate nor touches torch.distributed, `ranks()` is `Ranks()` (rank 0 of 1)
 and every method below is a no-op, so a single-process run is exactly what it always was.
 
-Under `accelerate launch` (WORLD_SIZE > 1) accelerate's `PartialState` starts the process
+Under `accelerate launch` with N > 1 processes accelerate's `PartialState` starts the process
 group (NCCL on CUDA, one device per process; gloo on a CPU host) and the train stage
 (radtune.train.loop) divides each optimizer step's micro-batches among the processes
 (`Ranks.mine`): the sequence of micro-batches is the single-process one, the losses are
@@ -126,11 +126,17 @@ def _flag(name: str) -> bool:
     return os.environ.get(name, "").lower() in ("1", "true", "yes")
 
 
+def launched_processes() -> int:
+    """How many processes the launcher started (torchrun's WORLD_SIZE, or MPI's, as accelerate reads them)."""
+    names = ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
+    return max(int(os.environ.get(name) or 1) for name in names)
+
+
 @functools.cache
 def ranks() -> Ranks:
     """This process's `Ranks`; under `accelerate launch` with several processes, the process
     group is started here (once)."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+    if launched_processes() <= 1:
         if _flag("ACCELERATE_USE_CPU") and "MASTER_ADDR" in os.environ:
             raise ConfigError(
                 "accelerate launch --cpu --num_processes N started one process (accelerate starts several CPU "
@@ -149,7 +155,7 @@ def launch_argv(argv: Sequence[str]) -> list[str] | None:
     (DVC starts the stage with `python`), the `accelerate launch` command doing that (a free
     port, one host); None when one process is asked for, or this is already one of the N."""
     n = int(os.environ.get(PROCESSES) or 1)
-    if n <= 1 or "WORLD_SIZE" in os.environ:
+    if n <= 1 or launched_processes() > 1 or "WORLD_SIZE" in os.environ:
         return None
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(n)]
     launch += ["--num_machines", "1", "--main_process_port", "0", "--mixed_precision", "no", "--dynamo_backend", "no"]
