@@ -16,6 +16,7 @@ attention choice with a model, so every load (train, merge, its check, eval) pas
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,17 @@ def bnb_config(train_cfg: Mapping[str, Any]):
     )
 
 
+def quantized_device_map() -> dict[str, int]:
+    """bitsandbytes places the 4-bit base on one GPU: GPU 0, or under `accelerate launch` (one
+    process per GPU, radtune.train.ddp) this process's, accelerate's local process index (the
+    process index on one host; the index within its host on several)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return {"": 0}
+    from accelerate import PartialState
+
+    return {"": PartialState().local_process_index}
+
+
 def load_processor(path: str | Path):
     from transformers import AutoProcessor
 
@@ -145,7 +157,9 @@ def load_base(
     if quantize:
         check_quantization(train_cfg)  # before any weight is read
     if quantize and (train_cfg.get("quantization") or "none") == "4bit":
-        model = from_pretrained(path, model_cfg, dtype, quantization_config=bnb_config(train_cfg), device_map={"": 0})
+        model = from_pretrained(
+            path, model_cfg, dtype, quantization_config=bnb_config(train_cfg), device_map=quantized_device_map()
+        )
     else:
         model = from_pretrained(path, model_cfg, dtype).to(device())
     return model, load_processor(path)

@@ -19,6 +19,16 @@ training data, base weights, the training code); a checkpoint with another finge
 ignored (see radtune.train.checkpoint).
 When training completes the checkpoint folder is removed (unless `keep_checkpoints`).
 
+Several processes (`accelerate launch`, radtune.train.ddp): every process runs the same
+vision warm-up (same seed and data, so no process waits through another's) and the same
+seeded LoRA init, then takes rank 0's trainable weights; micro-batch j of each optimizer
+step is run by process j mod N, the loss is divided by the step's answer-token count over
+all processes and the gradients are summed over them, so a step is the single-process step
+up to float summation order (dropout and augmentation draw from each process's own RNG).
+The val batches are divided the same way. Rank 0 alone logs, writes checkpoints, curves
+and the adapter. Exact resume is a single-process promise: a resumed multi-process run
+continues from the checkpoint with fresh dropout / augmentation draws in ranks > 0.
+
 Curves go to dvclive (`train/loss`, `train/learning_rate`, `val/loss` per optimizer step);
 on resume the logged history is replayed so the files equal those of an uninterrupted run.
 No wall-clock time is written anywhere."""
@@ -48,6 +58,7 @@ from radtune.train.checkpoint import (
     save_checkpoint,
 )
 from radtune.train.collator import IGNORE_INDEX, VLMCollator
+from radtune.train.ddp import ONE, Ranks, ranks
 from radtune.train.vision_warmup import check_warmup, warmup_vision
 
 
@@ -210,15 +221,20 @@ def token_loss(model, batch: Mapping[str, torch.Tensor], label_smoothing: float 
 
 
 @torch.no_grad()
-def evaluate_loss(model, collator: VLMCollator, examples: Sequence[Mapping[str, Any]], batch_size: int) -> float:
+def evaluate_loss(
+    model, collator: VLMCollator, examples: Sequence[Mapping[str, Any]], batch_size: int, shard: Ranks = ONE
+) -> float:
+    """Mean answer-token loss; with several processes each runs its share of the batches."""
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
-    for i in range(0, len(examples), batch_size):
+    for b in shard.mine(math.ceil(len(examples) / batch_size)):
+        i = b * batch_size
         batch = batch_to_model(collator(examples[i : i + batch_size]), model)
         loss, n = token_loss(model, batch)
         total, count = total + float(loss), count + n
     model.train(was_training)
+    total, count = shard.sum(total, count)
     return total / max(count, 1)
 
 
@@ -256,6 +272,8 @@ class TrainResult:
     steps: int
     resumed_from: int
     final: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0  # the optimizer steps of this run (after resume), wall-clock: logs and benchmarks only
+    tokens: int = 0  # ... and the tokens they saw (over every process)
 
 
 def train(
@@ -278,6 +296,8 @@ def train(
     if not train_examples:
         raise ConfigError("train: the train split is empty")
     check_warmup(train_cfg)
+    r = ranks()
+    log = log if r.main else (lambda s: None)  # rank 0 speaks for every process
     setup_determinism(seed, int(train_cfg["num_threads"]), bool(train_cfg.get("deterministic", True)))
     hflip = float(train_cfg.get("hflip", 0.0) or 0.0)
     affine = train_cfg.get("affine") or None
@@ -293,7 +313,7 @@ def train(
             lambda b: augment(b, hflip, affine),
             log,
         )
-    model = apply_lora(model, train_cfg, seed)
+    model = apply_lora(model, train_cfg, seed)  # the same init in every process
     model.train()
     collator = VLMCollator(
         processor, max_length=train_cfg.get("max_length"), cache=bool(train_cfg.get("cache_inputs", False))
@@ -324,7 +344,14 @@ def train(
     if state is not None:
         start, history, running = restore_checkpoint(state, model, optimizer, scheduler)
         log(f"train: resuming from checkpoint at step {start}/{total}")
-    curves = Curves(live_dir, history)
+    if r.size > 1:
+        r.broadcast_(params)  # every process starts from rank 0's weights
+        if not r.main:  # ... and draws its own dropout and augmentation
+            torch.manual_seed(seed * 1_000_003 + 104_729 * r.rank + start)
+        log(f"train: {r.size} processes; micro-batch j of each step runs in process j mod {r.size}")
+        if sched.grad_accum % r.size:
+            log(f"train: grad_accum {sched.grad_accum} is not a multiple of {r.size}: some processes wait in each step")
+    curves = Curves(live_dir if r.main else None, history)
     n_trainable = sum(p.numel() for p in params)
     log(f"train: {len(train_examples)} examples, {total} optimizer steps, {n_trainable} trainable parameters")
     eval_steps, log_steps, save_steps = (int(train_cfg[k]) for k in ("eval_steps", "logging_steps", "save_steps"))
@@ -332,29 +359,27 @@ def train(
     accum = sched.grad_accum
     from tqdm import tqdm
 
-    bar = tqdm(total=total, initial=start, desc="train", disable=not sys.stderr.isatty())
+    bar = tqdm(total=total, initial=start, desc="train", disable=not sys.stderr.isatty() or not r.main)
     seen_tokens, started = 0, time.perf_counter()
     for step in range(start + 1, total + 1):
-        micro = [sched.micro_batch((step - 1) * accum + j, seed) for j in range(accum)]
+        micro = [(m, sched.micro_batch(m, seed)) for m in ((step - 1) * accum + j for j in r.mine(accum))]
         tokens = [
             augment(
-                collator(
-                    drop_prompt_context(
-                        [train_examples[i] for i in idx], prompt_dropout, seed, (step - 1) * accum + j, blank_text
-                    )
-                ),
+                collator(drop_prompt_context([train_examples[i] for i in idx], prompt_dropout, seed, m, blank_text)),
                 hflip,
                 affine,
             )
-            for j, idx in enumerate(micro)
+            for m, idx in micro
         ]
-        n_tokens = sum(int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) for b in tokens)
+        (n_tokens,) = r.sum(sum(int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) for b in tokens))
         seen_tokens += sum(int(b["attention_mask"].sum()) for b in tokens)
         step_loss = 0.0
         for batch in tokens:  # loss = mean over every answer token of the optimizer step
             loss, _ = token_loss(model, batch_to_model(batch, model), smoothing)
             (loss / max(n_tokens, 1)).backward()
             step_loss += float(loss.detach())
+        r.sum_grads_(params)  # several processes: the step's gradient (a no-op in one)
+        (step_loss,) = r.sum(step_loss)
         if float(train_cfg.get("max_grad_norm", 0) or 0) > 0:
             torch.nn.utils.clip_grad_norm_(params, float(train_cfg["max_grad_norm"]))
         optimizer.step()
@@ -367,10 +392,10 @@ def train(
             curves.log(step, "train/learning_rate", scheduler.get_last_lr()[0])
             running = []
         if val_examples and (step % eval_steps == 0 or step == total):
-            val_loss = evaluate_loss(model, collator, val_examples, bs_eval)
+            val_loss = evaluate_loss(model, collator, val_examples, bs_eval, r)
             curves.log(step, "val/loss", val_loss)
             log(f"train: step {step}/{total} val/loss {val_loss:.4f}")
-        if step % save_steps == 0 and step < total:
+        if r.main and step % save_steps == 0 and step < total:
             save_checkpoint(
                 checkpoint_dir, checkpoint_state(fp, step, model, optimizer, scheduler, curves.history, running)
             )
@@ -379,16 +404,19 @@ def train(
             raise TrainingInterrupted(f"stopped after step {step} (stop_after_step)")
     bar.close()
     elapsed = time.perf_counter() - started
+    (seen_tokens,) = r.sum(seen_tokens)
     log(f"train: {total - start} steps on {device_name(model)}, {seen_tokens / max(elapsed, 1e-9):.0f} tokens/s")
     curves.end()
-    out_dir = Path(out_dir)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    model.save_pretrained(str(out_dir))
-    canonical_adapter_config(out_dir / "adapter_config.json")
-    if not train_cfg.get("keep_checkpoints", False) and Path(checkpoint_dir).exists():
-        shutil.rmtree(checkpoint_dir)
+    if r.main:
+        out_dir = Path(out_dir)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        model.save_pretrained(str(out_dir))
+        canonical_adapter_config(out_dir / "adapter_config.json")
+        if not train_cfg.get("keep_checkpoints", False) and Path(checkpoint_dir).exists():
+            shutil.rmtree(checkpoint_dir)
+    r.barrier()  # the other processes wait for the adapter
     final: dict[str, float] = {}
     for _, name, value in curves.history:
         final[name] = value
-    return TrainResult(steps=total, resumed_from=start, final=final)
+    return TrainResult(steps=total, resumed_from=start, final=final, seconds=elapsed, tokens=int(seen_tokens))

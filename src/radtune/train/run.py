@@ -10,7 +10,11 @@
 - the adapter lands in `<model_dir>/lora` with an adapter card (README.md) naming the
   dataset provenance id and its content hash from the dataset registry;
 - the training metrics (dvclive's metrics.json) name the registry's data state
-  (`radtune.datastate`)."""
+  (`radtune.datastate`).
+
+Under `accelerate launch` with several processes (radtune.train.ddp) rank 0 builds the tiny
+base while the others wait, every process loads it and trains its share, and rank 0 alone
+writes the adapter, its card and the metrics."""
 
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ from radtune.model.load import base_path, check_quantization, load_base
 from radtune.runtime import setup_determinism
 from radtune.train.checkpoint import sha256_path
 from radtune.train.data import examples_from_rows
+from radtune.train.ddp import ranks
 from radtune.train.loop import TrainResult, train
 
 
@@ -111,6 +116,7 @@ def run_training(
     its card; `blank_text` is the variant's prompt blanking (`Variant.blank_text`)."""
     model_cfg, train_cfg = plain(model_cfg), plain(train_cfg)
     check_quantization(train_cfg)  # QLoRA without CUDA: stop before loading anything
+    r = ranks()  # several processes: starts the process group (and picks this process's GPU)
     # before any model is on a GPU (cuBLAS reads its workspace setting once)
     setup_determinism(seed, int(train_cfg["num_threads"]), bool(train_cfg.get("deterministic", True)))
     started = time.perf_counter()
@@ -119,7 +125,7 @@ def run_training(
     jsonl = data_dir / "jsonl"
     train_rows, val_rows = read_jsonl(jsonl / "train.jsonl"), read_jsonl(jsonl / "val.jsonl")
     base = base_path(model_cfg, model_dir)
-    if model_cfg["build"] == "tiny":
+    if model_cfg["build"] == "tiny" and r.main:
         from radtune.model.tiny import build_tiny_base
 
         info = build_tiny_base(model_cfg, tokenizer_texts(train_rows), Path(base), seed)
@@ -127,11 +133,12 @@ def run_training(
             f"train: built tiny base in {base} ({info['parameters']} parameters, vocab {info['vocab_size']})",
             flush=True,
         )
-    else:  # a hub model: <model_dir>/base (a stage output) records which one was used
+    elif r.main:  # a hub model: <model_dir>/base (a stage output) records which one was used
         write_text_atomic(
             model_dir / "base" / "SOURCE.json",
             json.dumps({"build": model_cfg["build"], "id": base}, indent=2, sort_keys=True) + "\n",
         )
+    r.barrier()  # the other processes load the base rank 0 built
     model, processor = load_base(model_cfg, train_cfg, base)
     weights = sha256_path(Path(base)) if Path(base).exists() else base
     run_fp = {"model": model_cfg, "train": train_cfg, "seed": seed, "data": dataset["content_hash"], "base": weights}
@@ -150,6 +157,8 @@ def run_training(
         blank_text=blank_text,
         stop_after_step=stop_after_step,
     )
+    if not r.main:
+        return result
     write_text_atomic(model_dir / "lora" / "README.md", adapter_card(dataset, base, model_cfg, train_cfg, result))
     if live_dir is not None:  # the training metrics name the data they were computed on
         stamp(Path(live_dir) / "metrics.json", dataset.get("data_state"))
