@@ -180,8 +180,13 @@ def naive(path: Path, out: Path) -> None:
 
 
 def dcmj2pnm(path: Path, out: Path) -> None:
-    cmd = ["dcmj2pnm", "+Wi", "1", "+Sxv", str(SIZE), "+oj", "+Jq", "95", str(path), str(out)]
-    subprocess.run(cmd, check=True, capture_output=True)
+    """dcmj2pnm (JPEG, RLE, uncompressed), first header window, 512 wide, JPEG; JPEG-LS goes
+    to its sibling dcml2pnm, which writes PNG (it has no JPEG writer)."""
+    import pydicom
+
+    ts = pydicom.dcmread(path, stop_before_pixels=True).file_meta.TransferSyntaxUID
+    tool, fmt = ("dcml2pnm", ["+on"]) if "JPEG-LS" in ts.name else ("dcmj2pnm", ["+oj", "+Jq", "95"])
+    subprocess.run([tool, "+Wi", "1", "+Sxv", str(SIZE), *fmt, str(path), str(out)], check=True, capture_output=True)
 
 
 def monai(path: Path, out: Path) -> None:
@@ -206,11 +211,23 @@ def available() -> dict:
     return pipes
 
 
+def peak_rss_mib() -> float:
+    """This process's peak resident memory (VmHWM; ru_maxrss would carry the parent's peak
+    over fork + exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _run(name: str, files: list[str], out_dir: str, queue) -> None:
     warnings.simplefilter("ignore")
     fn = available()[name]
     out = Path(out_dir)
-    fn(Path(files[0]), out / "warm.jpg")  # imports, plugin discovery
+    try:
+        fn(Path(files[0]), out / "warm.jpg")  # imports, plugin discovery
+    except Exception:  # noqa: BLE001  counted below, file by file
+        pass
     done = failed = 0
     t0 = time.perf_counter()
     for i, f in enumerate(files):
@@ -220,7 +237,7 @@ def _run(name: str, files: list[str], out_dir: str, queue) -> None:
         except Exception:  # noqa: BLE001  a benchmark counts failures, it does not judge them
             failed += 1
     secs = time.perf_counter() - t0
-    queue.put((done, failed, secs, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    queue.put((done, failed, secs, peak_rss_mib()))
 
 
 def run(name: str, files: list[Path], tmp: Path) -> tuple[int, int, float, float]:
@@ -230,9 +247,24 @@ def run(name: str, files: list[Path], tmp: Path) -> tuple[int, int, float, float
     out = Path(tempfile.mkdtemp(dir=tmp))
     proc = ctx.Process(target=_run, args=(name, [str(f) for f in files], str(out), queue))
     proc.start()
-    result = queue.get()
-    proc.join()
+    result = _result(proc, queue, fallback=(0, len(files), 0.0, 0.0))
     shutil.rmtree(out, ignore_errors=True)
+    return result
+
+
+def _result(proc, queue, fallback):
+    """The child's result, or ``fallback`` when it died without one (a decoder crash)."""
+    import queue as q
+
+    while True:
+        try:
+            result = queue.get(timeout=1.0)
+            break
+        except q.Empty:
+            if not proc.is_alive():
+                result = fallback
+                break
+    proc.join()
     return result
 
 
@@ -270,8 +302,7 @@ def jobs_table(files: list[Path], tmp: Path) -> list[str]:
         queue, out = ctx.Queue(), Path(tempfile.mkdtemp(dir=tmp))
         proc = ctx.Process(target=_jobs_run, args=([str(f) for f in files], str(out), jobs, queue))
         proc.start()
-        secs[jobs] = queue.get()
-        proc.join()
+        secs[jobs] = _result(proc, queue, fallback=float("nan"))
     lines = [
         f"### normalize_all, {len(files)} files (uncompressed 2K), {os.cpu_count()} cores",
         "",
@@ -302,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(lines), flush=True)
             out += lines
         if "uncompressed" in kinds:
-            lines = jobs_table(inputs("uncompressed", tmp, args.n, None), tmp)
+            # enough files that the pool's start (two interpreters importing radtune) is not the story
+            lines = jobs_table(inputs("uncompressed", tmp, 4 * args.n, None), tmp)
             print("\n".join(lines), flush=True)
             out += lines
     if args.record:

@@ -43,6 +43,7 @@ def write_small(out: Path, n: int) -> None:
 
 
 def _run(raw: str, n: int, jobs: int, queue) -> None:
+    from bench_normalize import peak_rss_mib  # noqa: I001  (this folder: benchmarks/)
     from radtune.normalize import NormalizeSettings, normalize_all
 
     files = sorted(Path(raw).glob("*.dcm"))[:n]
@@ -51,7 +52,7 @@ def _run(raw: str, n: int, jobs: int, queue) -> None:
         t0 = time.perf_counter()
         records = normalize_all(files, Path(raw), Path(out), settings, jobs)
         secs = time.perf_counter() - t0
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    own = peak_rss_mib()
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     queue.put((len(records), secs, own, workers))
 

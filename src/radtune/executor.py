@@ -68,7 +68,7 @@ def map_in_order(
     else:
         outcomes = _on_pool(fn, items, jobs)
     try:
-        for item, (done, value) in zip(items, bar(outcomes)):
+        for (done, value), item in zip(bar(outcomes), items):  # the bar first: it reaches 100%
             yield value if done else on_error(item, value)
     finally:  # a stopped run (an error, Ctrl-C) shuts its pool / leaves the cluster at once
         outcomes.close()
