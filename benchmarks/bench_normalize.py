@@ -96,25 +96,14 @@ def encode_as(files: list[Path], out: Path, kind: str) -> list[Path]:
     import pydicom
     from pydicom.uid import JPEG2000Lossless, JPEGLSLossless, RLELossless
 
+    from radtune.synth.transcode import gdcm_transcode
+
     out.mkdir(parents=True, exist_ok=True)
     done = []
     for f in files:
         dst = out / f.name
         if kind == "jpeg-lossless":
-            import gdcm
-
-            reader = gdcm.ImageReader()
-            reader.SetFileName(str(f))
-            reader.Read()
-            change = gdcm.ImageChangeTransferSyntax()
-            change.SetTransferSyntax(gdcm.TransferSyntax(gdcm.TransferSyntax.JPEGLosslessProcess14_1))
-            change.SetInput(reader.GetImage())
-            change.Change()
-            writer = gdcm.ImageWriter()
-            writer.SetFileName(str(dst))
-            writer.SetFile(reader.GetFile())
-            writer.SetImage(change.GetOutput())
-            writer.Write()
+            gdcm_transcode(f, dst, "jpeg-lossless-sv1")
         else:
             ds = pydicom.dcmread(f)
             uid = {"rle": RLELossless, "jpeg-ls": JPEGLSLossless, "j2k": JPEG2000Lossless}[kind]

@@ -11,7 +11,6 @@ import subprocess
 import warnings
 from pathlib import Path
 
-import gdcm
 import numpy as np
 import pydicom
 import pytest
@@ -34,16 +33,17 @@ from pydicom.uid import (
 from radtune import pixels
 from radtune.errors import InputRejected
 from radtune.render import render_file
+from radtune.synth.transcode import GDCM_SYNTAX, gdcm_transcode
 
 DCMTK = shutil.which("dcmdjpeg") is not None
-#: GDCM's names of the JPEG transfer syntaxes it encodes
-GDCM_SYNTAX = {
-    "jpeg-lossless-sv1": gdcm.TransferSyntax.JPEGLosslessProcess14_1,  # 1.2.840.10008.1.2.4.70
-    "jpeg-lossless": gdcm.TransferSyntax.JPEGLosslessProcess14,  # 1.2.840.10008.1.2.4.57
-    "jpeg-baseline": gdcm.TransferSyntax.JPEGBaselineProcess1,  # 8-bit
-}  # 12-bit JPEG Extended: GDCM writes 16-bit precision (not Process 4); the bundled files serve
-PYDICOM_SYNTAX = {"jpeg-ls": JPEGLSLossless, "jpeg-ls-near": JPEGLSNearLossless, "rle": RLELossless}
-PYDICOM_SYNTAX["j2k"] = JPEG2000Lossless
+#: encoded by pydicom; GDCM_SYNTAX by GDCM. 12-bit JPEG Extended: pydicom's bundled
+#: JPEG-lossy.dcm and JPGExtended.dcm (GDCM's encoder does not write Process 4)
+PYDICOM_SYNTAX = {
+    "jpeg-ls": JPEGLSLossless,
+    "jpeg-ls-near": JPEGLSNearLossless,
+    "rle": RLELossless,
+    "j2k": JPEG2000Lossless,
+}
 LOSSY = {"jpeg-baseline": 2, "jpeg-ls-near": 1}  # max error vs the source pixels
 
 
@@ -66,21 +66,6 @@ def phantom(bits: int, photometric: str = "MONOCHROME2") -> Dataset:
     return ds
 
 
-def gdcm_encode(src: Path, dst: Path, syntax: str) -> None:
-    reader = gdcm.ImageReader()
-    reader.SetFileName(str(src))
-    assert reader.Read()
-    change = gdcm.ImageChangeTransferSyntax()
-    change.SetTransferSyntax(gdcm.TransferSyntax(GDCM_SYNTAX[syntax]))
-    change.SetInput(reader.GetImage())
-    assert change.Change(), syntax
-    writer = gdcm.ImageWriter()
-    writer.SetFileName(str(dst))
-    writer.SetFile(reader.GetFile())
-    writer.SetImage(change.GetOutput())
-    assert writer.Write()
-
-
 def encoded(tmp_path: Path, syntax: str, photometric: str = "MONOCHROME2") -> tuple[Path, Path, np.ndarray]:
     """(uncompressed file, the same image in ``syntax``, the source pixels)."""
     bits = 8 if syntax == "jpeg-baseline" else 12
@@ -89,7 +74,7 @@ def encoded(tmp_path: Path, syntax: str, photometric: str = "MONOCHROME2") -> tu
     ds.save_as(src, enforce_file_format=True)
     dst = tmp_path / f"{syntax}.dcm"
     if syntax in GDCM_SYNTAX:
-        gdcm_encode(src, dst, syntax)
+        gdcm_transcode(src, dst, syntax)
     else:
         ds.compress(PYDICOM_SYNTAX[syntax], **({"jls_error": 1} if syntax == "jpeg-ls-near" else {}))
         ds.save_as(dst, enforce_file_format=True)

@@ -129,8 +129,7 @@ def load_image_file(path: Path, kind: str) -> Source:
     )
 
 
-#: headerless files (no preamble / file meta, the ACR-NEMA style) are read with force=True
-#: when this is true of what comes out; anything else is not taken for DICOM
+#: the refusal of a file that is neither Part 10 DICOM nor a headerless dataset holding an image
 NOT_DICOM = "not a DICOM file: the File Meta Information header ('DICM' at byte 128) is missing"
 
 
@@ -219,8 +218,8 @@ def transfer_syntax_name(ds: Dataset) -> str:
 
 #: the fastest installed decoder per transfer syntax, measured on 2K 12-bit radiographs on
 #: one core (RLE: pylibjpeg 7 ms, pydicom 44; JPEG-LS: pyjpegls 65, gdcm 100; JPEG 2000
-#: lossless: gdcm 234, pylibjpeg 343, pillow 380). All lossless: the choice never changes
-#: a pixel. Other syntaxes take pydicom's default order.
+#: lossless: gdcm 234, pylibjpeg 343, pillow 380). These codecs are exactly specified (JPEG-LS
+#: near-lossless too): the choice never changes a pixel. Other syntaxes: pydicom's order.
 PREFERRED_DECODER = {
     RLELossless: "pylibjpeg",
     JPEGLSLossless: "pyjpegls",
