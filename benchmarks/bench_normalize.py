@@ -26,7 +26,7 @@ Pipelines, each over the same files, one process, output a 512x512 8-bit JPEG:
 
 Each pipeline runs in its own process (peak RSS is that process's); images/s and the
 ratios are from this one run. A final table scales the normalize stage's own
-``normalize_all`` from 1 to 2 processes. It never fails on timing.
+``normalize_to`` from 1 to 2 processes. It never fails on timing.
 """
 
 from __future__ import annotations
@@ -274,17 +274,17 @@ def table(kind: str, files: list[Path], tmp: Path) -> list[str]:
 
 
 def _jobs_run(files: list[str], out_dir: str, jobs: int, queue) -> None:
-    from radtune.normalize import NormalizeSettings, normalize_all
+    from radtune.normalize import NormalizeSettings, normalize_to
 
     settings = NormalizeSettings(size=SIZE, window="file", auto_percentiles=(1.0, 99.0), jpeg_quality=95, key="k")
     paths = [Path(f) for f in files]
     t0 = time.perf_counter()
-    normalize_all(paths, paths[0].parent, Path(out_dir), settings, jobs)
+    normalize_to(Path(out_dir) / "records.json", paths, paths[0].parent, Path(out_dir) / "images", settings, jobs)
     queue.put(time.perf_counter() - t0)
 
 
 def jobs_table(files: list[Path], tmp: Path) -> list[str]:
-    """normalize_all (the stage's own pool) with 1 and 2 processes on the same files."""
+    """normalize_to (the stage's own pool) with 1 and 2 processes on the same files."""
     ctx = mp.get_context("spawn")
     secs = {}
     for jobs in (1, 2):
@@ -293,7 +293,7 @@ def jobs_table(files: list[Path], tmp: Path) -> list[str]:
         proc.start()
         secs[jobs] = _result(proc, queue, fallback=float("nan"))
     lines = [
-        f"### normalize_all, {len(files)} files (uncompressed 2K), {os.cpu_count()} cores",
+        f"### normalize_to, {len(files)} files (uncompressed 2K), {os.cpu_count()} cores",
         "",
         "| jobs | images/s | speed-up |",
         "| --- | ---: | ---: |",

@@ -6,9 +6,9 @@ Run (from the repository root):
     .venv/bin/python benchmarks/bench_scale.py --n 1000 5000 20000 --jobs 2
 
 Writes small (64x64, 12-bit) DICOM radiographs -- the per-image cost is not what is measured
-here -- and runs the normalize stage's own ``normalize_all`` over each count in a fresh
-process, printing images/s and the peak RSS of that process and its workers, with the
-ratio to the smallest count. It never fails on a number.
+here -- and runs the normalize stage's own ``normalize_to`` (records streamed to
+records.json) over each count in a fresh process, printing images/s and the peak RSS of
+that process and its workers, with the ratio to the smallest count. It never fails on a number.
 """
 
 from __future__ import annotations
@@ -44,17 +44,17 @@ def write_small(out: Path, n: int) -> None:
 
 def _run(raw: str, n: int, jobs: int, queue) -> None:
     from bench_normalize import peak_rss_mib  # noqa: I001  (this folder: benchmarks/)
-    from radtune.normalize import NormalizeSettings, normalize_all
+    from radtune.normalize import NormalizeSettings, normalize_to
 
     files = sorted(Path(raw).glob("*.dcm"))[:n]
     settings = NormalizeSettings(size=64, window="file", auto_percentiles=(1.0, 99.0), jpeg_quality=95, key="k")
     with tempfile.TemporaryDirectory() as out:
         t0 = time.perf_counter()
-        records = normalize_all(files, Path(raw), Path(out), settings, jobs)
+        done = normalize_to(Path(out) / "records.json", files, Path(raw), Path(out) / "images", settings, jobs)
         secs = time.perf_counter() - t0
     own = peak_rss_mib()
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    queue.put((len(records), secs, own, workers))
+    queue.put((done.inputs, secs, own, workers))
 
 
 def main(argv: list[str] | None = None) -> int:

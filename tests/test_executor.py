@@ -15,6 +15,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from radtune import executor
 from radtune.errors import ConfigError
+from radtune.executor import written_here
 from radtune.normalize import NormalizeSettings, list_inputs, normalize_all
 from radtune.synth import dicom_writer, generate
 
@@ -49,7 +50,7 @@ def files(raw: Path) -> list[Path]:
 @pytest.fixture(scope="module")
 def local(raw: Path, files: list[Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict], Path]:
     out = tmp_path_factory.mktemp("local") / "images"
-    return normalize_all(files, raw, out, SETTINGS, jobs=1), out
+    return list(normalize_all(files, raw, out, SETTINGS, jobs=1)), out
 
 
 def images(folder: Path) -> dict[str, bytes]:
@@ -63,8 +64,8 @@ def test_dask_gives_the_local_records_and_bytes(
     with cluster() as c:
         monkeypatch.chdir(tmp_path)  # relative paths, as a stage gets them; the workers started elsewhere
         rel = [Path(os.path.relpath(f)) for f in files]
-        on_dask = normalize_all(
-            rel, Path(os.path.relpath(raw)), Path("images"), SETTINGS, 1, "dask", c.scheduler_address
+        on_dask = list(
+            normalize_all(rel, Path(os.path.relpath(raw)), Path("images"), SETTINGS, 1, "dask", c.scheduler_address)
         )
         assert "normalize_one" in c.scheduler.task_prefixes  # the work ran on the cluster's workers
     assert on_dask == records
@@ -106,7 +107,7 @@ def test_a_task_that_raises_or_kills_its_worker_is_a_rejection(raw: Path, files:
 
         with Client(c) as client:
             client.register_plugin(Sabotage(raises, dies))
-            on_dask = normalize_all(files, raw, tmp_path / "images", SETTINGS, 1, "dask", c.scheduler_address)
+            on_dask = list(normalize_all(files, raw, tmp_path / "images", SETTINGS, 1, "dask", c.scheduler_address))
     assert len(on_dask) == len(files)
     by_source = {r["source"]: r for r in on_dask}
     assert by_source[raises]["reason"] == f"{raises}: unexpected OSError: disk full (test)"
@@ -141,3 +142,16 @@ def test_no_scheduler_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(executor, "CONNECT_SECONDS", 1)
     with pytest.raises(ConfigError, match="dask_scheduler: no Dask scheduler answers at tcp://127.0.0.1:9"):
         list(executor.map_in_order(int, ["1"], executor="dask", address="tcp://127.0.0.1:9", on_error=print))
+
+
+def test_files_a_worker_kept_on_its_own_disk_stop_the_stage(tmp_path: Path) -> None:
+    """On Dask, an output the workers wrote must be visible here (shared storage): one line
+    naming the first missing file, after every result was handed on."""
+    (tmp_path / "a.jpg").write_bytes(b"x")
+    results = [{"image_id": "a"}, {"image_id": "b"}, {"image_id": "c"}]
+    where = lambda r: tmp_path / f"{r['image_id']}.jpg"  # noqa: E731
+    assert list(written_here(results, where, "local", "images")) == results  # local: never checked
+    seen = []
+    with pytest.raises(ConfigError, match=r"2 images the workers wrote are not on this machine \(first: .*b\.jpg\)"):
+        seen.extend(written_here(results, where, "dask", "images"))
+    assert seen == results

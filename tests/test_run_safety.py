@@ -20,7 +20,8 @@ from radtune.errors import ConfigError, InputRejected
 from radtune.normalize import NormalizeSettings, list_inputs, normalize_one
 from radtune.outputs import backup_path, keep_previous
 from radtune.params import compose
-from radtune.stagelog import require_some, stage_log
+from radtune.records import records_writer, write_records
+from radtune.stagelog import require_some, stage_log, stage_log_to
 from radtune.synth import generate
 from radtune.variants.pedirad_8k import stages as pedirad_stages
 from radtune.windows import parse_window
@@ -172,6 +173,26 @@ def test_stage_log_stops_after_its_summary_when_nothing_is_left(capsys) -> None:
         records += [_record(0, "rejected", "annotate")]
     out = capsys.readouterr()
     assert "annotate: inputs: 1, ok: 0" in out.out and "annotate: rejected: bad" in out.err
+
+
+def test_streamed_records_are_write_records_bytes(tmp_path: Path) -> None:
+    """normalize streams its records (memory flat in the number of images): same bytes as
+    write_records, refuses records out of order, and writes nothing when all are rejected."""
+    records = [{**_record(i), "shape": [i, 2], "detail": {}, "note": "é"} for i in range(3)] + [_record(3, "rejected")]
+    write_records(tmp_path / "whole.json", list(reversed(records)))
+    with stage_log_to("normalize", tmp_path / "streamed.json") as tally:
+        tally.add(iter(records))
+    assert (tmp_path / "streamed.json").read_bytes() == (tmp_path / "whole.json").read_bytes()
+    assert (tally.inputs, tally.ok, len(tally.rejected)) == (4, 3, 1)
+    with pytest.raises(RuntimeError, match="not sorted"), records_writer(tmp_path / "unsorted.json") as write:
+        write(records[1])
+        write(records[0])
+    with pytest.raises(InputRejected), stage_log_to("normalize", tmp_path / "none.json") as tally:
+        tally.add([_record(0, "rejected")])
+    with stage_log_to("normalize", tmp_path / "empty.json") as tally:
+        tally.add([_record(0)])
+    assert not (tmp_path / "unsorted.json").exists() and not (tmp_path / "none.json").exists()
+    assert not list(tmp_path.glob(".*.tmp"))
 
 
 def test_stratify_keep_on_flat_records_writes_nothing(tmp_path: Path) -> None:

@@ -11,9 +11,11 @@ item. A ConfigError (a setting, not the item) stops the stage."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from contextlib import closing, nullcontext
 from functools import partial
 from multiprocessing import get_context
+from pathlib import Path
 from typing import Any, TypeVar
 
 from tqdm import tqdm
@@ -33,6 +35,32 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, KilledWorker):
         return f"the Dask workers running it died ({exc.allowed_failures + 1} attempts; see the worker logs)"
     return " ".join(f"unexpected {type(exc).__name__}: {exc}".split())
+
+
+def worker_path(path: Path, executor: str) -> Path:
+    """`path` as the workers must be given it: absolute on Dask, whose workers do not share
+    this process's working folder (they see the same storage at the same paths)."""
+    return path.absolute() if executor == "dask" else path
+
+
+def written_here(
+    results: Iterable[R], written: Callable[[R], Path | None], executor: str, what: str = "files"
+) -> Iterator[R]:
+    """The results, passed on as they come; on Dask, a ConfigError after the last one when
+    some file the workers wrote (`written(result)`; None: it wrote none) is not on this
+    machine: a worker wrote to its own disk, not to storage shared with this machine."""
+    missing: list[Path] = []
+    with closing(iter(results)) if hasattr(results, "close") else nullcontext(results) as each:  # a stopped run
+        for result in each:  # stops the pool / leaves the cluster at once (map_in_order's finally)
+            path = written(result) if executor == "dask" else None
+            if path is not None and not path.is_file():
+                missing.append(path)
+            yield result
+    if missing:
+        raise ConfigError(
+            f"dask_scheduler: {len(missing)} {what} the workers wrote are not on this machine (first: {missing[0]}); "
+            "the workers must write to storage shared with this machine, at the same path"
+        )
 
 
 def _attempt(fn: Callable[[T], R], item: T) -> tuple[bool, Any]:

@@ -9,15 +9,17 @@ files in the settings' `colour_dirs` (colour photographs, e.g. fundus images) go
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 from radtune.errors import ConfigError, InputRejected, named_as
-from radtune.executor import describe, map_in_order
+from radtune.executor import describe, map_in_order, worker_path, written_here
 from radtune.io import write_bytes_atomic
 from radtune.pseudonym import pseudonym
 from radtune.records import SPLITS, Record, reject
+from radtune.stagelog import Tally, stage_log_to
 
 STAGE = "normalize"
 
@@ -140,28 +142,39 @@ def normalize_all(
     jobs: int,
     executor: str = "local",
     address: str | None = None,
-) -> list[Record]:
-    """normalize_one over all files, in input order, with a progress bar: in `jobs` local
-    processes, or on the Dask cluster at `address` (`radtune.executor`)."""
-    if executor == "dask":  # a worker's working folder is not ours: paths as this machine sees them
-        files, raw_dir, image_dir = [f.absolute() for f in files], raw_dir.absolute(), image_dir.absolute()
-    records = list(
-        map_in_order(
-            partial(normalize_one, raw_dir=raw_dir, image_dir=image_dir, s=s),
-            files,
-            on_error=partial(failed_one, raw_dir=raw_dir, s=s),
-            jobs=jobs,
-            executor=executor,
-            address=address,
-            desc=STAGE,
-            unit="img",
-        )
+) -> Iterator[Record]:
+    """normalize_one over all files, yielded in input order as they are done, with a
+    progress bar: in `jobs` local processes, or on the Dask cluster at `address`
+    (`radtune.executor`), whose workers must write to `image_dir` on shared storage."""
+    raw_dir, image_dir = worker_path(raw_dir, executor), worker_path(image_dir, executor)
+    records = map_in_order(
+        partial(normalize_one, raw_dir=raw_dir, image_dir=image_dir, s=s),
+        [worker_path(f, executor) for f in files],
+        on_error=partial(failed_one, raw_dir=raw_dir, s=s),
+        jobs=jobs,
+        executor=executor,
+        address=address,
+        desc=STAGE,
+        unit="img",
     )
-    ok = [r for r in records if r["status"] == "ok"] if executor == "dask" else []
-    missing = [r["source"] for r in ok if not (image_dir / f"{r['image_id']}.jpg").is_file()]
-    if missing:  # a worker wrote to its own disk: the stage's folder is not shared with it
-        raise ConfigError(
-            f"dask_scheduler: {len(missing)} images the workers wrote are not in {image_dir} (first: {missing[0]}); "
-            "the workers must write to storage shared with this machine, at the same path"
-        )
-    return records
+    yield from written_here(
+        records, lambda r: image_dir / f"{r['image_id']}.jpg" if r["status"] == "ok" else None, executor, "images"
+    )
+
+
+def normalize_to(
+    records_path: Path,
+    files: list[Path],
+    raw_dir: Path,
+    image_dir: Path,
+    s: NormalizeSettings,
+    jobs: int,
+    executor: str = "local",
+    address: str | None = None,
+) -> Tally:
+    """The normalize stage: `normalize_all`, its log, and its records streamed to
+    `records_path` (memory does not grow with the number of images); returns the counts."""
+    files = sorted(files, key=lambda f: f.relative_to(raw_dir).as_posix())  # records.json's order
+    with stage_log_to(STAGE, records_path) as tally:
+        tally.add(normalize_all(files, raw_dir, image_dir, s, jobs, executor, address))
+    return tally

@@ -20,11 +20,14 @@ accession numbers, institutions, UIDs).
 
 from __future__ import annotations
 
+import json
+import textwrap
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from radtune.io import read_json, write_json
+from radtune.io import atomic_file, read_json, write_json
 
 Record = dict
 #: the pipeline's split names, in order (a variant may name their folders differently)
@@ -76,6 +79,26 @@ def read_records(path: str | Path) -> list[Record]:
 
 def write_records(path: str | Path, records: list[Record]) -> None:
     write_json(path, sorted(records, key=lambda r: r["source"]))
+
+
+@contextmanager
+def records_writer(path: str | Path) -> Iterator[Callable[[Record], None]]:
+    """`with records_writer(p) as write: write(record) ...`: records.json written one
+    record at a time, so a stage's records need not fit in memory; the same bytes as
+    `write_records(p, records)`, for records that arrive sorted by source (anything else is
+    a bug: RuntimeError). The file appears when the block ends without an error."""
+    with atomic_file(path, "w") as f:
+        last: list[str] = []
+
+        def write(record: Record) -> None:
+            if last and record["source"] <= last[0]:
+                raise RuntimeError(f"records_writer: {record['source']!r} arrived after {last[0]!r} (not sorted)")
+            item = textwrap.indent(json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False), "  ")
+            f.write(("[\n" if not last else ",\n") + item)
+            last[:] = [record["source"]]
+
+        yield write
+        f.write("\n]\n" if last else "[]\n")
 
 
 def summary(records: list[Record]) -> dict:

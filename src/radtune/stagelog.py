@@ -5,12 +5,12 @@ from __future__ import annotations
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from radtune.errors import ConfigError, InputRejected
-from radtune.records import Record, is_ok, summary
+from radtune.records import Record, is_ok, records_writer, summary
 
 
 def report_rejections(stage: str, records: list[Record]) -> None:
@@ -30,24 +30,48 @@ def print_summary(stage: str, started: float, **counts: object) -> None:
     print(summary_line(stage, time.perf_counter() - started, **counts), flush=True)
 
 
-def records_summary(records: list[Record]) -> dict[str, object]:
+class Tally:
+    """What a stage's log needs of its records, without keeping them: how many came, how
+    many are ok, and the rejected ones. `add` counts records as they pass; `sink`, when
+    given, receives each one (e.g. a `records_writer`)."""
+
+    def __init__(self, records: Iterable[Record] = (), sink: Callable[[Record], None] | None = None):
+        self.inputs, self.ok, self.rejected, self._sink = 0, 0, [], sink
+        self.add(records)
+
+    def add(self, records: Iterable[Record]) -> None:
+        for r in records:
+            self.inputs += 1
+            if is_ok(r):
+                self.ok += 1
+            else:
+                self.rejected.append(r)
+            if self._sink is not None:
+                self._sink(r)
+
+
+def _tally(records: Iterable[Record] | Tally) -> Tally:
+    return records if isinstance(records, Tally) else Tally(records)
+
+
+def records_summary(records: Iterable[Record] | Tally) -> dict[str, object]:
     """The counts of a stage's records: inputs, ok, rejected (and by which stage)."""
-    s = summary(records)
-    rejected = sum(s["rejected"].values())
-    by_stage = ", ".join(f"{k} {v}" for k, v in s["rejected"].items())
-    return {"inputs": s["inputs"], "ok": s["ok"], "rejected": f"{rejected} ({by_stage})" if by_stage else rejected}
+    t = _tally(records)
+    by_stage = ", ".join(f"{k} {v}" for k, v in summary(t.rejected)["rejected"].items())
+    return {"inputs": t.inputs, "ok": t.ok, "rejected": f"{len(t.rejected)} ({by_stage})" if by_stage else 0}
 
 
-def require_some(stage: str, records: list[Record]) -> None:
+def require_some(stage: str, records: Iterable[Record] | Tally) -> None:
     """InputRejected (one line) when no record is left ok: the next stage would get nothing.
     Stages call it before writing, so a run whose inputs are all rejected stops at once."""
-    if any(is_ok(r) for r in records):
+    t = _tally(records)
+    if t.ok:
         return
-    if not records:
+    if not t.inputs:
         raise InputRejected("no inputs: nothing to hand on to the next stage (is the raw folder empty?)")
-    by_stage = ", ".join(f"{k} {v}" for k, v in summary(records)["rejected"].items())
+    by_stage = ", ".join(f"{k} {v}" for k, v in summary(t.rejected)["rejected"].items())
     raise InputRejected(
-        f"all {len(records)} inputs were rejected (by {by_stage}): nothing to hand on to the next stage; "
+        f"all {t.inputs} inputs were rejected (by {by_stage}): nothing to hand on to the next stage; "
         "the lines above give each reason"
     )
 
@@ -58,6 +82,12 @@ def say(stage: str, lines: list[str]) -> None:
         print(f"{stage}: {line}", file=sys.stderr)
 
 
+def _close(stage: str, started: float, t: Tally) -> None:
+    report_rejections(stage, t.rejected)
+    print_summary(stage, started, **records_summary(t))
+    require_some(stage, t)
+
+
 @contextmanager
 def stage_log(stage: str) -> Iterator[list[Record]]:
     """`with stage_log("annotate") as out: out.extend(records)` prints the stage's
@@ -66,9 +96,21 @@ def stage_log(stage: str) -> Iterator[list[Record]]:
     started = time.perf_counter()
     out: list[Record] = []
     yield out
-    report_rejections(stage, out)
-    print_summary(stage, started, **records_summary(out))
-    require_some(stage, out)
+    _close(stage, started, Tally(out))
+
+
+@contextmanager
+def stage_log_to(stage: str, path: Path) -> Iterator[Tally]:
+    """stage_log for a stage whose records need not fit in memory (normalize, at any number
+    of images): `with stage_log_to("normalize", out / "records.json") as t: t.add(records)`
+    streams the records, sorted by source, to `path` (`radtune.records.records_writer`) and
+    keeps only their counts and rejections; `path` appears after the summary line, unless
+    no record is ok."""
+    started = time.perf_counter()
+    with records_writer(path) as write:
+        t = Tally(sink=write)
+        yield t
+        _close(stage, started, t)
 
 
 def stage_name() -> str:

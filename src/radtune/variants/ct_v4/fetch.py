@@ -37,7 +37,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 
 from radtune import pixels
 from radtune.errors import ConfigError, InputRejected
-from radtune.executor import describe, map_in_order
+from radtune.executor import describe, map_in_order, worker_path, written_here
 from radtune.io import read_json
 from radtune.variants.ct_v4.s3pool import S3Target, client_of
 
@@ -334,7 +334,7 @@ def fetch_pool(
         fetch_one,
         client=client,
         bucket=bucket,
-        dicom_dir=dicom_dir.absolute() if executor == "dask" else dicom_dir,  # a worker's working folder is not ours
+        dicom_dir=worker_path(dicom_dir, executor),
         allowed=allowed,
         retries=retries,
         backoff=backoff,
@@ -342,7 +342,12 @@ def fetch_pool(
     )
     tasks = [(e, known.get(e.key)) for e in entries]
     results: list[dict] = []
-    done = map_in_order(work, tasks, on_error=failed_one, executor=executor, address=address, desc="fetch", unit="obj")
+    done = written_here(
+        map_in_order(work, tasks, on_error=failed_one, executor=executor, address=address, desc="fetch", unit="obj"),
+        lambda result: dicom_dir / result[0]["file"] if result[0]["status"] == "ok" else None,
+        executor,
+        "DICOM files",
+    )
     with closing(done):
         for entry, (o, fresh) in zip(entries, done):
             if fresh and o["status"] in ("skipped", "rejected"):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -25,11 +25,11 @@ from botocore.exceptions import NoCredentialsError
 from omegaconf import DictConfig
 
 from radtune.errors import ConfigError
-from radtune.executor import map_in_order
+from radtune.executor import map_in_order, worker_path, written_here
 from radtune.io import read_json, write_json
 from radtune.pseudonym import resolve_key
-from radtune.records import check_counts, read_records, write_records
-from radtune.stagelog import print_summary, stage_log
+from radtune.records import check_counts, read_records
+from radtune.stagelog import print_summary, stage_log_to
 from radtune.variants.ct_v4 import coco, fetch, split, validate
 from radtune.variants.ct_v4.constants import CLASSES, POOL, SPLIT_DIRS, SPLITS
 from radtune.variants.ct_v4.normalize import normalize_failed, normalize_input
@@ -132,15 +132,24 @@ def stage_normalize(
     cluster at ``address`` (`radtune.executor`), the same records and bytes either way."""
     n = cfg.normalize
     key = resolve_key(cfg.pseudonym)
-    images_dir = Path(out_dir) / "images"
-    inputs = normalize_inputs(cfg, Path(raw_dir), Path(fetched_dir))
-    if executor == "dask":  # a worker's working folder is not ours
-        inputs, images_dir = [(p.absolute(), source) for p, source in inputs], images_dir.absolute()
+    images_dir = worker_path(Path(out_dir) / "images", executor)
+    inputs = sorted(normalize_inputs(cfg, Path(raw_dir), Path(fetched_dir)), key=lambda i: i[1])  # by source
     one = partial(normalize_input, out_dir=images_dir, mode=n.mode, window=n.window, size=int(n.size), key=key)
-    with stage_log("normalize") as records:
-        records += map_in_order(
+    written: set[str] = set()  # image file names, for the stale-image sweep
+
+    def image_of(r: dict) -> Path | None:
+        return images_dir / f"{r['image_id']}.png" if r["status"] == "ok" else None
+
+    def noting_images(records: Iterable[dict]) -> Iterator[dict]:
+        for r in records:
+            if r["status"] == "ok":
+                written.add(f"{r['image_id']}.png")
+            yield r
+
+    with stage_log_to("normalize", Path(out_dir) / "records.json") as tally:
+        records = map_in_order(
             one,
-            inputs,
+            [(worker_path(p, executor), source) for p, source in inputs],
             on_error=partial(normalize_failed, key=key),
             jobs=jobs,
             executor=executor,
@@ -148,13 +157,11 @@ def stage_normalize(
             desc="normalize",
             unit="img",
         )
-        written = {f"{r['image_id']}.png" for r in records if r["status"] == "ok"}
+        tally.add(noting_images(written_here(records, image_of, executor, "images")))
         for stale in sorted(images_dir.glob("*.png")) if images_dir.exists() else []:
             if stale.name not in written:
                 stale.unlink()
-    write_records(Path(out_dir) / "records.json", records)
-    ok = sum(1 for r in records if r["status"] == "ok")
-    return {"inputs": len(records), "ok": ok, "rejected": len(records) - ok}
+    return {"inputs": tally.inputs, "ok": tally.ok, "rejected": tally.inputs - tally.ok}
 
 
 # --------------------------------------------------------------------------- annotate

@@ -25,7 +25,7 @@ from omegaconf import DictConfig
 from radtune.figures import distributions_png
 from radtune.io import read_json, write_json
 from radtune.leakage import check_published
-from radtune.normalize import NormalizeSettings, list_inputs, normalize_all
+from radtune.normalize import NormalizeSettings, list_inputs, normalize_to
 from radtune.pseudonym import resolve_key
 from radtune.publish import lay_out, processing_log, source_names
 from radtune.records import SPLITS, read_records, write_records
@@ -55,11 +55,16 @@ def normalize(p: DictConfig, *, raw: Path, out: Path) -> None:
         key=resolve_key(p.dataset.pseudonym),
         colour_dirs=tuple(n.colour_tasks),
     )
-    with stage_log("normalize") as records:
-        records += normalize_all(
-            list_inputs(raw, annotation_files(raw)), raw, out / "images", settings, p.jobs, p.executor, p.dask_scheduler
-        )
-    write_records(out / "records.json", records)
+    normalize_to(
+        out / "records.json",
+        list_inputs(raw, annotation_files(raw)),
+        raw,
+        out / "images",
+        settings,
+        p.jobs,
+        p.executor,
+        p.dask_scheduler,
+    )
 
 
 def annotate(p: DictConfig, *, raw: Path, normalized: Path, out: Path) -> None:
