@@ -322,8 +322,9 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(lines), flush=True)
             out += lines
         if "uncompressed" in kinds:
-            # enough files that the pool's start (two interpreters importing radtune) is not the story
-            lines = jobs_table(inputs("uncompressed", tmp, 4 * args.n, None), tmp)
+            # enough files that the pool's start (two interpreters importing radtune, ~0.5 s) is
+            # not the story: with 4x --n files it took a quarter of the 2-job run (1.62x)
+            lines = jobs_table(inputs("uncompressed", tmp, 16 * args.n, None), tmp)
             print("\n".join(lines), flush=True)
             out += lines
     if args.record:
