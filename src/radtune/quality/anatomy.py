@@ -51,11 +51,26 @@ def _uniform_rows(block: np.ndarray) -> np.ndarray:
     return np.mean(np.abs(core - med) <= BAND_TOL, axis=1) >= BAND_UNIFORM_FRACTION
 
 
-def _peel(uniform: np.ndarray) -> tuple[int, int]:
-    """(leading, trailing) run lengths of True in ``uniform``."""
-    if uniform.all():
-        return len(uniform), 0
-    return int(np.argmin(uniform)), int(np.argmin(uniform[::-1]))
+def _peel(block: np.ndarray, chunk: int = 16) -> tuple[int, int]:
+    """(leading, trailing) numbers of uniform rows of ``block`` (`_uniform_rows`), looking
+    only as far in from each end as the first row that is not uniform (a chunk at a time):
+    the anatomy's rows in between are never measured."""
+    n = block.shape[0]
+    head = 0
+    while head < n:
+        uniform = _uniform_rows(block[head : head + chunk])
+        if not uniform.all():
+            head += int(np.argmin(uniform))
+            break
+        head += len(uniform)
+    if head >= n:
+        return n, 0
+    tail = 0
+    while True:  # a non-uniform row exists (at `head`), so this stops there at the latest
+        uniform = _uniform_rows(block[max(head, n - tail - chunk) : n - tail])[::-1]
+        if not uniform.all():
+            return head, tail + int(np.argmin(uniform))
+        tail += len(uniform)
 
 
 def field_box(image: np.ndarray, content: np.ndarray) -> tuple[int, int, int, int]:
@@ -67,11 +82,11 @@ def field_box(image: np.ndarray, content: np.ndarray) -> tuple[int, int, int, in
         return 0, 0, 0, 0
     t, b, left, r = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
     while t < b and left < r:
-        head, tail = _peel(_uniform_rows(image[t:b, left:r]))
+        head, tail = _peel(image[t:b, left:r])
         t, b = t + head, max(b - tail, t + head)
         if t >= b:
             break
-        first, last = _peel(_uniform_rows(image[t:b, left:r].T))
+        first, last = _peel(image[t:b, left:r].T)
         left, r = left + first, max(r - last, left + first)
         if head == tail == first == last == 0:
             break
