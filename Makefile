@@ -34,8 +34,10 @@ gpu-smoke: data   ## on a CUDA host, first: a few QLoRA steps on MedGemma 4B, me
 	$(BIN)/python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'gpu-smoke: no CUDA GPU visible to torch (see README: On a CUDA host)')"
 	$(BIN)/dvc exp run -S model=medgemma_4b -S train=gpu_smoke -S eval.max_samples=8 -S eval.batch_size=4
 
+# --dist loadfile: a module's tests share one worker, so its pipeline fixture is built once
+# (loadgroup's xdist_group marks are silently ignored under pytest 9.2: pytest-xdist#1386)
 test: venv
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: venv
 	$(BIN)/ruff check .

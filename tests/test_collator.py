@@ -12,8 +12,6 @@ from _vlm_fixture import compose_params, exported_base
 from radtune.train.collator import IGNORE_INDEX, VLMCollator, prompt_batch
 from radtune.train.data import examples_from_rows
 
-pytestmark = pytest.mark.xdist_group("vlm_collator")
-
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):

@@ -24,7 +24,7 @@ from radtune.variants.ct_v4.normalize import normalize_one
 from radtune.variants.ct_v4.targets import dataset_targets
 from radtune.variants.ct_v4.validate import exit_code, validate
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(__name__)]  # one dvc repro, one worker
+pytestmark = pytest.mark.slow  # one dvc repro (`make test` keeps a module on one worker)
 
 SEED = 42
 

@@ -14,7 +14,6 @@ from test_medgemma_standin import METRICS, MODELS, OVERRIDES, assert_exact_resum
 pytestmark = [
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none visible to torch here)"),
     pytest.mark.slow,
-    pytest.mark.xdist_group("cuda"),
 ]
 
 

@@ -19,7 +19,7 @@ from radtune.pseudonym import pseudonym
 from radtune.synth import generate
 from test_pipeline_data import _phi_values
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(__name__)]  # one dvc repro, one worker
+pytestmark = pytest.mark.slow  # one dvc repro (`make test` keeps a module on one worker)
 
 N = 60
 DATA = Path("data/pedirad-custom")

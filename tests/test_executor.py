@@ -19,8 +19,6 @@ from radtune.executor import written_here
 from radtune.normalize import NormalizeSettings, list_inputs, normalize_all
 from radtune.synth import dicom_writer, generate
 
-pytestmark = pytest.mark.xdist_group(__name__)  # its clusters' processes, on one xdist worker
-
 SETTINGS = NormalizeSettings(size=256, window="file", auto_percentiles=(1.0, 99.0), jpeg_quality=95, key="k")
 
 

@@ -20,7 +20,7 @@ from radtune.io import read_json, read_jsonl
 from radtune.train.loop import TrainingInterrupted
 from radtune.train.run import run_training
 
-pytestmark = [pytest.mark.xdist_group("standin_pipeline"), pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 DATA, MODELS, METRICS = "data/pedirad-8k", "models/pedirad-8k", "metrics/pedirad_8k"
 OVERRIDES = {

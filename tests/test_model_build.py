@@ -16,8 +16,6 @@ from radtune.train.collator import VLMCollator
 from radtune.train.data import examples_from_rows
 from radtune.train.run import tokenizer_texts
 
-pytestmark = pytest.mark.xdist_group("vlm_build")
-
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):

@@ -26,7 +26,6 @@ from radtune.generation import (
 from radtune.train.collator import VLMCollator, prompt_batch, prompt_messages
 from radtune.train.data import examples_from_rows
 
-pytestmark = pytest.mark.xdist_group("vlm_option_scoring")
 STEPS = 15
 
 

@@ -12,7 +12,7 @@ import pytest
 from pipeline_repo import dvc, make_repo, tree_digest
 from radtune.synth import generate
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(__name__)]  # one dvc repro, one worker
+pytestmark = pytest.mark.slow  # one dvc repro (`make test` keeps a module on one worker)
 
 N = 48
 DATA = Path("data/pedirad-8k")
@@ -81,7 +81,6 @@ def repo(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.mark.xdist_group("pipeline")
 def test_layout_and_counts_add_up(repo):
     d = repo / DATA
     log = json.loads((d / "processing_log.json").read_text())
@@ -115,7 +114,6 @@ def test_layout_and_counts_add_up(repo):
     assert metrics["processed"] == total and metrics["rejected"] == log["rejected"]
 
 
-@pytest.mark.xdist_group("pipeline")
 def test_planted_bad_files_are_rejected_with_reasons(repo):
     log = json.loads((repo / DATA / "processing_log.json").read_text())
     rejected = {e["stage"] for e in log["files"] if e["status"] == "rejected"}
@@ -123,7 +121,6 @@ def test_planted_bad_files_are_rejected_with_reasons(repo):
     assert "stratify" in rejected  # the underexposed images fail the quality gate
 
 
-@pytest.mark.xdist_group("pipeline")
 def test_no_phi_in_any_output(repo):
     values = _phi_values(repo / RAW)
     assert set(PLANTED.values()) <= values and len(values) > 20
@@ -134,7 +131,6 @@ def test_no_phi_in_any_output(repo):
             assert v.encode() not in blob, f"PHI {v!r} found in {p.relative_to(repo)}"
 
 
-@pytest.mark.xdist_group("pipeline")
 def test_second_repro_does_nothing(repo):
     r = dvc(["repro", "leakage-check"], repo)
     assert "Running stage" not in r.stdout, r.stdout
@@ -142,7 +138,6 @@ def test_second_repro_does_nothing(repo):
     assert "changed" not in st.stdout
 
 
-@pytest.mark.xdist_group("pipeline")
 def test_two_runs_from_scratch_are_byte_identical(repo, tmp_path):
     other = make_repo(tmp_path / "again", {"dataset.synth.n": N})
     shutil.copytree(repo / RAW, other / RAW)
@@ -151,7 +146,6 @@ def test_two_runs_from_scratch_are_byte_identical(repo, tmp_path):
     assert tree_digest(other / "metrics") == tree_digest(repo / "metrics")
 
 
-@pytest.mark.xdist_group("pipeline")
 def test_presplit_folders_sharing_a_patient_fail_leakage_check(repo, tmp_path):
     other = make_repo(tmp_path / "leaky", {"dataset.synth.n": N, "dataset.stratify.mode": "keep"})
     raw = other / RAW

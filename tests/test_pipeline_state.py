@@ -82,7 +82,6 @@ def test_every_uncached_output_is_tracked_by_git(variant):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group(__name__)
 def test_exp_apply_restores_the_processing_log_with_its_images(repo):
     dvc(["exp", "run", "-q", "-n", "lenient", "-S", "dataset.stratify.quality_threshold=0.0", "augment"], repo)
     lenient, n_lenient = _published(repo)
@@ -158,7 +157,6 @@ MODEL_METRICS = ("train/metrics.json", "eval.json", "eval_val.json")
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group(__name__)
 def test_exp_show_never_puts_model_metrics_beside_other_data(tmp_path):
     """#11 point 9: after a data-only experiment (`dvc exp run augment`: train and eval do not
     run), `dvc exp show` must not show the model metrics of the old data next to the new data."""

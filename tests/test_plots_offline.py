@@ -35,7 +35,7 @@ from pipeline_repo import dvc, run
 from radtune import figures
 from radtune.metrics import confusion_rows
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(__name__)]
+pytestmark = pytest.mark.slow
 
 CHROMIUM = "/usr/bin/chromium"
 WINDOW = (1400, 2400)

@@ -25,7 +25,7 @@ from pipeline_repo import dvc, make_repo, run, tree_digest
 from radtune.outputs import SUFFIX
 from radtune.synth import generate
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(__name__)]  # one dvc repro, one worker
+pytestmark = pytest.mark.slow  # one dvc repro (`make test` keeps a module on one worker)
 
 N = 48
 RAW = Path("data/raw/pedirad-8k")

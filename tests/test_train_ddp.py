@@ -83,7 +83,6 @@ def runs(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("vlm_ddp")
 @pytest.mark.parametrize("way", ["two", "env"])
 def test_two_processes_train_like_one(runs, way):
     (one, log1), (two, log2) = runs["one"], runs[way]
@@ -156,7 +155,6 @@ def test_qlora_loads_on_this_process_gpu(monkeypatch):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("vlm_ddp")
 def test_both_ways_in_are_the_same_run(runs):
     (two, _), (env, _) = runs["two"], runs["env"]
     lora = MODELS + "/lora/adapter_model.safetensors"

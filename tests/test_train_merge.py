@@ -22,7 +22,7 @@ from radtune.merge import MergeMismatch, check_examples_from, merge_adapter
 from radtune.train.loop import TrainingInterrupted
 from radtune.train.run import run_training
 
-pytestmark = [pytest.mark.xdist_group("vlm_pipeline"), pytest.mark.slow]
+pytestmark = pytest.mark.slow
 BLANK = variants.get("pedirad_8k").blank_text  # what stages/train.py passes for the default variant
 
 DATA, MODELS, METRICS = "data/pedirad-8k", "models/pedirad-8k", "metrics/pedirad_8k"

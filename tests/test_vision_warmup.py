@@ -17,8 +17,6 @@ from radtune.train.data import examples_from_rows
 from radtune.train.loop import augment
 from radtune.train.vision_warmup import answer_fields, check_warmup, field_targets, is_vision, warmup_vision
 
-pytestmark = pytest.mark.xdist_group("vlm_warmup")
-
 
 def _ex(answer: dict) -> dict:
     return {
