@@ -12,7 +12,6 @@ item. A ConfigError (a setting, not the item) stops the stage."""
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from contextlib import closing, nullcontext
 from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
@@ -50,12 +49,16 @@ def written_here(
     some file the workers wrote (`written(result)`; None: it wrote none) is not on this
     machine: a worker wrote to its own disk, not to storage shared with this machine."""
     missing: list[Path] = []
-    with closing(iter(results)) if hasattr(results, "close") else nullcontext(results) as each:  # a stopped run
-        for result in each:  # stops the pool / leaves the cluster at once (map_in_order's finally)
+    each = iter(results)
+    try:
+        for result in each:
             path = written(result) if executor == "dask" else None
             if path is not None and not path.is_file():
                 missing.append(path)
             yield result
+    finally:  # a stopped run stops the pool / leaves the cluster at once (map_in_order's finally)
+        if hasattr(each, "close"):
+            each.close()
     if missing:
         raise ConfigError(
             f"dask_scheduler: {len(missing)} {what} the workers wrote are not on this machine (first: {missing[0]}); "

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from omegaconf import DictConfig
+
 from radtune.errors import ConfigError, InputRejected, named_as
 from radtune.executor import describe, map_in_order, worker_path, written_here
 from radtune.io import write_bytes_atomic
-from radtune.pseudonym import pseudonym
+from radtune.pseudonym import pseudonym, resolve_key
 from radtune.records import SPLITS, Record, reject
 from radtune.stagelog import Tally, stage_log_to
 
@@ -178,3 +180,22 @@ def normalize_to(
     with stage_log_to(STAGE, records_path) as tally:
         tally.add(normalize_all(files, raw_dir, image_dir, s, jobs, executor, address))
     return tally
+
+
+def run_stage(p: DictConfig, raw: Path, out: Path, exclude: set[str], colour_dirs: tuple[str, ...] = ()) -> Tally:
+    """A variant's normalize stage over every file under `raw` but the `exclude` names
+    (its labels / annotation files), with `p.dataset.normalize`'s settings, into
+    `out/images/` and `out/records.json`."""
+    n = p.dataset.normalize
+    settings = NormalizeSettings(
+        size=n.size,
+        window=n.window,
+        auto_percentiles=tuple(n.auto_percentiles),
+        jpeg_quality=n.jpeg_quality,
+        key=resolve_key(p.dataset.pseudonym),
+        colour_dirs=colour_dirs,
+    )
+    files = list_inputs(raw, exclude)
+    return normalize_to(
+        out / "records.json", files, raw, out / "images", settings, p.jobs, p.executor, p.dask_scheduler
+    )

@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 from radtune.figures import distributions_png
 from radtune.io import read_json, write_json
 from radtune.leakage import check_published
-from radtune.normalize import NormalizeSettings, list_inputs, normalize_to
+from radtune.normalize import run_stage
 from radtune.pseudonym import resolve_key
 from radtune.publish import annotations, lay_out, processing_log, source_names
 from radtune.records import SPLITS, read_records, write_records
@@ -32,25 +32,8 @@ from radtune.variants.pedirad_8k.labelcsv import csv_report, read_labels_csv
 
 
 def normalize(p: DictConfig, *, raw: Path, out: Path) -> None:
-    n = p.dataset.normalize
-    settings = NormalizeSettings(
-        size=n.size,
-        window=n.window,
-        auto_percentiles=tuple(n.auto_percentiles),
-        jpeg_quality=n.jpeg_quality,
-        key=resolve_key(p.dataset.pseudonym),
-    )
-    exclude = {p.dataset.annotate.labels_csv} if p.dataset.annotate.labels_csv else set()
-    normalize_to(
-        out / "records.json",
-        list_inputs(raw, exclude),
-        raw,
-        out / "images",
-        settings,
-        p.jobs,
-        p.executor,
-        p.dask_scheduler,
-    )
+    labels_csv = p.dataset.annotate.labels_csv
+    run_stage(p, raw, out, exclude={labels_csv} if labels_csv else set())
 
 
 def annotate(p: DictConfig, *, raw: Path, normalized: Path, out: Path) -> None:

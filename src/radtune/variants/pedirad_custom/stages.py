@@ -25,7 +25,7 @@ from omegaconf import DictConfig
 from radtune.figures import distributions_png
 from radtune.io import read_json, write_json
 from radtune.leakage import check_published
-from radtune.normalize import NormalizeSettings, list_inputs, normalize_to
+from radtune.normalize import run_stage
 from radtune.pseudonym import resolve_key
 from radtune.publish import lay_out, processing_log, source_names
 from radtune.records import SPLITS, read_records, write_records
@@ -46,25 +46,7 @@ def annotation_files(raw: Path) -> set[str]:
 
 
 def normalize(p: DictConfig, *, raw: Path, out: Path) -> None:
-    n = p.dataset.normalize
-    settings = NormalizeSettings(
-        size=n.size,
-        window=n.window,
-        auto_percentiles=tuple(n.auto_percentiles),
-        jpeg_quality=n.jpeg_quality,
-        key=resolve_key(p.dataset.pseudonym),
-        colour_dirs=tuple(n.colour_tasks),
-    )
-    normalize_to(
-        out / "records.json",
-        list_inputs(raw, annotation_files(raw)),
-        raw,
-        out / "images",
-        settings,
-        p.jobs,
-        p.executor,
-        p.dask_scheduler,
-    )
+    run_stage(p, raw, out, exclude=annotation_files(raw), colour_dirs=tuple(p.dataset.normalize.colour_tasks))
 
 
 def annotate(p: DictConfig, *, raw: Path, normalized: Path, out: Path) -> None:
