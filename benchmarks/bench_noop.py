@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from mdtable import table  # noqa: E402  (this folder: benchmarks/)
 from pipeline_repo import dvc, make_repo, run  # noqa: E402
 from radtune.io import write_bytes_atomic  # noqa: E402
 from radtune.variants.pedirad_8k import synth  # noqa: E402
@@ -91,10 +92,9 @@ def main(argv: list[str] | None = None) -> int:
             toy = toy_noop(Path(tmp) / f"toy{n}", n)
             rows.append((n, made, build, noop, toy))
             print(f"n={n}: files {made:.0f} s, data stages {build:.0f} s, no-op {noop:.2f} s, toy no-op {toy:.2f} s")
-    print("| images | data stages, first run | no-op `dvc repro export-jsonl` | DVC alone: toy 2-stage no-op |")
-    print("| ---: | ---: | ---: | ---: |")
-    for n, _, build, noop, toy in rows:
-        print(f"| {n} | {build:.0f} s | {noop:.2f} s | {toy:.2f} s |")
+    columns = ["images", "data stages, first run", "no-op `dvc repro export-jsonl`", "DVC alone: toy 2-stage no-op"]
+    cells = [(n, f"{build:.0f} s", f"{noop:.2f} s", f"{toy:.2f} s") for n, _, build, noop, toy in rows]
+    print("\n".join(table(columns, cells)))
     return 0
 
 

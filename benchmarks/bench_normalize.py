@@ -46,6 +46,8 @@ from pathlib import Path
 
 import numpy as np
 
+import mdtable  # this folder: benchmarks/
+
 SIZE = 512
 KINDS = ("uncompressed", "rle", "jpeg-lossless", "jpeg-ls", "j2k", "pedirad")
 #: a kind's default file count: JPEG 2000 decodes at ~3/s, so fewer files
@@ -260,17 +262,13 @@ def _result(proc, queue, fallback):
 def table(kind: str, files: list[Path], tmp: Path) -> list[str]:
     rows = {name: run(name, files, tmp) for name in available()}
     rate = {k: d / s if s and d else 0.0 for k, (d, _, s, _) in rows.items()}
-    lines = [
-        f"### {kind}: {len(files)} files",
-        "",
-        "| pipeline | images/s | failed | peak RSS MiB | radtune is x this | this / floor |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
-    ]
+    cells = []
     for name, (_, failed, _, rss) in rows.items():
         vs = f"{rate['radtune'] / rate[name]:.2f}x" if rate[name] else "-"
         floor = f"{rate['decode floor'] / rate[name]:.2f}" if rate[name] else "-"
-        lines.append(f"| {name} | {rate[name]:.1f} | {failed} | {rss:.0f} | {vs} | {floor} |")
-    return [*lines, ""]
+        cells.append((name, f"{rate[name]:.1f}", failed, f"{rss:.0f}", vs, floor))
+    columns = ["pipeline", "images/s", "failed", "peak RSS MiB", "radtune is x this", "this / floor"]
+    return [f"### {kind}: {len(files)} files", "", *mdtable.table(columns, cells), ""]
 
 
 def _jobs_run(files: list[str], out_dir: str, jobs: int, queue) -> None:
@@ -292,14 +290,9 @@ def jobs_table(files: list[Path], tmp: Path) -> list[str]:
         proc = ctx.Process(target=_jobs_run, args=([str(f) for f in files], str(out), jobs, queue))
         proc.start()
         secs[jobs] = _result(proc, queue, fallback=float("nan"))
-    lines = [
-        f"### normalize_to, {len(files)} files (uncompressed 2K), {os.cpu_count()} cores",
-        "",
-        "| jobs | images/s | speed-up |",
-        "| --- | ---: | ---: |",
-    ]
-    lines += [f"| {j} | {len(files) / s:.1f} | {secs[1] / s:.2f}x |" for j, s in secs.items()]
-    return [*lines, ""]
+    cells = [(j, f"{len(files) / s:.1f}", f"{secs[1] / s:.2f}x") for j, s in secs.items()]
+    title = f"### normalize_to, {len(files)} files (uncompressed 2K), {os.cpu_count()} cores"
+    return [title, "", *mdtable.table(["jobs", "images/s", "speed-up"], cells), ""]
 
 
 def main(argv: list[str] | None = None) -> int:

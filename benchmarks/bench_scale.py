@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mdtable import table  # this folder: benchmarks/
+
 
 def write_small(out: Path, n: int) -> None:
     from pydicom.dataset import Dataset, FileMetaDataset
@@ -73,10 +75,12 @@ def main(argv: list[str] | None = None) -> int:
             proc.start()
             rows.append((n, *queue.get()))
             proc.join()
-    print(f"| images | images/s | peak RSS MiB (stage) | (largest worker) | vs {rows[0][0]} |")
-    print("| ---: | ---: | ---: | ---: | ---: |")
-    for n, done, secs, own, workers in rows:
-        print(f"| {n} | {done / secs:.0f} | {own:.0f} | {workers:.0f} | {own / rows[0][3]:.2f}x |")
+    columns = ["images", "images/s", "peak RSS MiB (stage)", "(largest worker)", f"vs {rows[0][0]}"]
+    cells = [
+        (n, f"{done / secs:.0f}", f"{own:.0f}", f"{workers:.0f}", f"{own / rows[0][3]:.2f}x")
+        for n, done, secs, own, workers in rows
+    ]
+    print("\n".join(table(columns, cells)))
     return 0
 
 

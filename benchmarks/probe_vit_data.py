@@ -31,6 +31,7 @@ import torch
 from PIL import Image
 from transformers import SiglipVisionConfig, SiglipVisionModel
 
+from mdtable import header, row  # this folder: benchmarks/
 from radtune.io import read_jsonl
 
 SIZE, PATCH, WIDTH = 96, 8, 96  # conf/model/tiny_gemma3.yaml's vision tower
@@ -89,14 +90,14 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(2)
     xv, yv = load(args.val_data, "val")
-    print("| train images | epochs | train MAE | val MAE | seconds |\n| ---: | ---: | ---: | ---: | ---: |")
+    print("\n".join(header(["train images", "epochs", "train MAE", "val MAE", "seconds"])))
     for run in args.runs:
         n, epochs = (int(v) for v in run.split(":"))
         xt, yt = load(args.train_data, "train", n)
         t0 = time.perf_counter()
         train_mae, val_mae = probe(xt, yt, xv, yv, epochs)
         seconds = time.perf_counter() - t0
-        print(f"| {len(xt)} | {epochs} | {train_mae:.2f} | {val_mae:.2f} | {seconds:.0f} |", flush=True)
+        print(row([len(xt), epochs, f"{train_mae:.2f}", f"{val_mae:.2f}", f"{seconds:.0f}"]), flush=True)
     return 0
 
 
