@@ -277,7 +277,7 @@ def _jobs_run(files: list[str], out_dir: str, jobs: int, queue) -> None:
     settings = NormalizeSettings(size=SIZE, window="file", auto_percentiles=(1.0, 99.0), jpeg_quality=95, key="k")
     paths = [Path(f) for f in files]
     t0 = time.perf_counter()
-    normalize_to(Path(out_dir) / "records.json", paths, paths[0].parent, Path(out_dir) / "images", settings, jobs)
+    normalize_to(Path(out_dir), paths, paths[0].parent, settings, jobs)
     queue.put(time.perf_counter() - t0)
 
 

@@ -52,7 +52,7 @@ def _run(raw: str, n: int, jobs: int, queue) -> None:
     settings = NormalizeSettings(size=64, window="file", auto_percentiles=(1.0, 99.0), jpeg_quality=95, key="k")
     with tempfile.TemporaryDirectory() as out:
         t0 = time.perf_counter()
-        done = normalize_to(Path(out) / "records.json", files, Path(raw), Path(out) / "images", settings, jobs)
+        done = normalize_to(Path(out), files, Path(raw), settings, jobs)
         secs = time.perf_counter() - t0
     own = peak_rss_mib()
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

@@ -1,11 +1,13 @@
-"""fetch: get the inputs the variant downloads (ct_v4: the S3 no-hemorrhage pool, resumable),
-or, for a variant whose inputs are local, an inventory of the raw folder."""
+"""fetch: an inventory of the raw folder, and the inputs the variant downloads (ct_v4: the
+S3 no-hemorrhage pool, resumable). It re-checks the settings only the raw inputs can
+refuse (check-params checks them on a settings change; fetch, on a raw-folder change)."""
 
 import argparse
 from pathlib import Path
 
 from radtune import variants
 from radtune.params import load_params
+from radtune.preflight import check_inputs
 from radtune.stagelog import run
 
 
@@ -16,6 +18,7 @@ def main() -> None:
     args = ap.parse_args()
 
     p = load_params()
+    check_inputs(p, raw=args.raw)
     variants.get(p.dataset.variant).fetch(p, raw=args.raw, out=args.out)
 
 

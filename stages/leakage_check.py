@@ -1,10 +1,12 @@
-"""leakage-check: verify the published dataset; write the report, and exit non-zero naming
-what leaked or failed."""
+"""leakage-check: verify the published dataset; write the report, stamped with the data state
+it checked (`radtune.datastate`: export-jsonl depends on the published images through it),
+and exit non-zero naming what leaked or failed."""
 
 import argparse
 from pathlib import Path
 
 from radtune import variants
+from radtune.datastate import data_state, stamp
 from radtune.params import load_params
 from radtune.stagelog import run
 
@@ -20,6 +22,7 @@ def main() -> int:
     passed = variants.get(p.dataset.variant).leakage_check(
         p, data_dir=args.data_dir, final=tuple(args.final), report=args.report
     )
+    stamp(args.report, data_state(args.data_dir, args.final[:2]))
     return 0 if passed else 1
 
 

@@ -2,14 +2,15 @@ import json
 import re
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
 from radtune.errors import ConfigError
+from radtune.imaging import encode_image
 from radtune.params import compose, validate
 from radtune.pseudonym import pseudonym
+from radtune.shards import ShardWriter
 from radtune.variants.pedirad_8k import stages
 from radtune.variants.pedirad_8k.annotate import Settings, annotate, settings
 from radtune.variants.pedirad_8k.labelcsv import csv_report, read_labels_csv
@@ -256,15 +257,15 @@ def test_default_annotate_settings():
 def test_stage_logs_unmatched_rows_and_counts_add_up(tmp_path, capsys):
     raw, norm = tmp_path / "raw", tmp_path / "norm"
     raw.mkdir()
-    (norm / "images").mkdir(parents=True)
+    norm.mkdir()
     img = np.full((8, 8), 100, np.uint8)
     recs = [_jpg("patient_036m_F_normal.jpg", "a"), _jpg("patient_036m_F_greenstick_distal_radius.jpg", "b")]
     recs.append(_jpg("patient_028m_M_spiral_distal_radius.jpg", "c"))
     recs.append(_jpg("patient_050m_M_normal.jpg", "d"))  # one good image: a stage left with none stops
-    for r in recs:  # a and b: the same pixels
-        cv2.imwrite(
-            str(norm / "images" / f"{r['image_id']}.jpg"), img + (r["image_id"] == "c") + 2 * (r["image_id"] == "d")
-        )
+    with ShardWriter(norm / "images") as shards:
+        for r in recs:  # a and b: the same pixels
+            pixels = img + (r["image_id"] == "c") + 2 * (r["image_id"] == "d")
+            shards.add(f"{r['image_id']}.jpg", encode_image(pixels, "jpg"))
     (norm / "records.json").write_text(json.dumps(recs))
     (raw / "labels.csv").write_text("filename,bone_age_months\nPATIENT_036m_F_normal.jpg,40\nnot_here.jpg,1\n")
     p = compose(conf_dir=ROOT_CONF)

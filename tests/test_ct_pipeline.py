@@ -206,8 +206,9 @@ def test_normalize_on_dask_gives_the_local_records_and_images(run: dict, tmp_pat
 
 def test_rgb3_normalize(run: dict, tmp_path: Path) -> None:
     src = next((run["raw"] / "v3/images").glob("*.dcm"))
-    rec = normalize_one(src, "v3/x.dcm", tmp_path, mode="rgb3", window="brain", size=0, key="k")
-    img = read_image(tmp_path / f"{rec['image_id']}.png")
+    rec, png = normalize_one(src, "v3/x.dcm", mode="rgb3", window="brain", size=0, key="k")
+    (tmp_path / "x.png").write_bytes(png)
+    img = read_image(tmp_path / "x.png")
     assert rec["status"] == "ok" and img.shape == (256, 256, 3)
     for ch, w in enumerate(("brain", "subdural", "bone")):
         assert np.array_equal(img[..., ch], render_file(src, window=w, size=0).image)

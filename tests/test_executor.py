@@ -16,7 +16,9 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from radtune import executor
 from radtune.errors import ConfigError
 from radtune.executor import written_here
-from radtune.normalize import NormalizeSettings, list_inputs, normalize_all
+from radtune.normalize import NormalizeSettings, list_inputs, normalize_all, normalize_to
+from radtune.records import read_records
+from radtune.shards import Shards
 from radtune.synth import dicom_writer, generate
 
 SETTINGS = NormalizeSettings(size=256, window="file", auto_percentiles=(1.0, 99.0), jpeg_quality=95, key="k")
@@ -47,31 +49,31 @@ def files(raw: Path) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def local(raw: Path, files: list[Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict], Path]:
-    out = tmp_path_factory.mktemp("local") / "images"
-    return list(normalize_all(files, raw, out, SETTINGS, jobs=1)), out
+    out = tmp_path_factory.mktemp("local")
+    normalize_to(out, files, raw, SETTINGS, jobs=1)
+    return [record for record, _ in normalize_all(files, raw, SETTINGS, jobs=1)], out
 
 
-def images(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+def files_in(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def test_dask_gives_the_local_records_and_bytes(
     raw: Path, files: list[Path], local, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    records, local_images = local
+    records, local_out = local
     with cluster() as c:
         monkeypatch.chdir(tmp_path)  # relative paths, as a stage gets them; the workers started elsewhere
-        rel = [Path(os.path.relpath(f)) for f in files]
-        on_dask = list(
-            normalize_all(rel, Path(os.path.relpath(raw)), Path("images"), SETTINGS, 1, "dask", c.scheduler_address)
-        )
+        rel, rel_raw = [Path(os.path.relpath(f)) for f in files], Path(os.path.relpath(raw))
+        on_dask = [r for r, _ in normalize_all(rel, rel_raw, SETTINGS, 1, "dask", c.scheduler_address)]
         assert "normalize_one" in c.scheduler.task_prefixes  # the work ran on the cluster's workers
+        normalize_to(Path("out"), rel, rel_raw, SETTINGS, 1, "dask", c.scheduler_address)
     assert on_dask == records
     assert [r["source"] for r in on_dask] == [f.relative_to(raw).as_posix() for f in files]  # input order
     rejected = {r["source"]: r["reason"] for r in on_dask if r["status"] == "rejected"}
     assert sorted(rejected) == ["corrupt.dcm", "notes.txt"]
-    assert images(tmp_path / "images") == images(local_images)
-    assert len(images(local_images)) == len(files) - 2
+    assert files_in(tmp_path / "out") == files_in(local_out)  # records.json and the image shards
+    assert len(Shards(local_out / "images")) == len(files) - 2
 
 
 class Sabotage(WorkerPlugin):
@@ -96,7 +98,7 @@ class Sabotage(WorkerPlugin):
 
 
 def test_a_task_that_raises_or_kills_its_worker_is_a_rejection(raw: Path, files: list[Path], local, tmp_path: Path):
-    records, _ = local
+    records, local_out = local
     raises, dies = (f.relative_to(raw).as_posix() for f in files[2:4])
     # a dead worker's task fails at once (no retry on another worker), and a worker holds only
     # the task it runs, so no bystander dies with it
@@ -105,7 +107,8 @@ def test_a_task_that_raises_or_kills_its_worker_is_a_rejection(raw: Path, files:
 
         with Client(c) as client:
             client.register_plugin(Sabotage(raises, dies))
-            on_dask = list(normalize_all(files, raw, tmp_path / "images", SETTINGS, 1, "dask", c.scheduler_address))
+            normalize_to(tmp_path, files, raw, SETTINGS, 1, "dask", c.scheduler_address)
+    on_dask = read_records(tmp_path / "records.json")
     assert len(on_dask) == len(files)
     by_source = {r["source"]: r for r in on_dask}
     assert by_source[raises]["reason"] == f"{raises}: unexpected OSError: disk full (test)"
@@ -119,7 +122,9 @@ def test_a_task_that_raises_or_kills_its_worker_is_a_rejection(raw: Path, files:
     assert [r for r in on_dask if r["source"] not in (raises, dies)] == [
         r for r in records if r["source"] not in (raises, dies)
     ]
-    assert sorted(images(tmp_path / "images")) == sorted(f"{r['image_id']}.jpg" for r in on_dask if r["status"] == "ok")
+    shards = Shards(tmp_path / "images")
+    assert shards.names() == [f"{r['image_id']}.jpg" for r in on_dask if r["status"] == "ok"]
+    assert all(shards.read(name) == Shards(local_out / "images").read(name) for name in shards.names())
 
 
 def _parse(text: str) -> int:

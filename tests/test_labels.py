@@ -92,8 +92,8 @@ def test_normalize_rejection_names_the_path_under_the_raw_folder(tmp_path):
     (raw / "train").mkdir(parents=True)
     (raw / "train" / "broken.jpg").write_bytes(b"not a jpeg at all")
     s = NormalizeSettings(size=64, window="file", auto_percentiles=(1.0, 99.0), jpeg_quality=95, key="k")
-    r = normalize_one(raw / "train" / "broken.jpg", raw, tmp_path / "images", s)
-    assert r["status"] == "rejected" and r["reason"].startswith("train/broken.jpg: ")
+    r, image = normalize_one(raw / "train" / "broken.jpg", raw, s)
+    assert image is None and r["status"] == "rejected" and r["reason"].startswith("train/broken.jpg: ")
 
 
 def test_format_roundtrip():

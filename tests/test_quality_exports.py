@@ -78,7 +78,12 @@ def exports(tmp_path_factory) -> dict:
     s = NormalizeSettings(size=512, window="file", auto_percentiles=(1.0, 99.0), jpeg_quality=95, key="k")
     processed_dir = root / "processed"
     processed_dir.mkdir()
-    records = [normalize_one(f, raw, processed_dir, s) for f in list_inputs(raw, {"labels.csv"})]
+    records = []
+    for f in list_inputs(raw, {"labels.csv"}):
+        record, image = normalize_one(f, raw, s)
+        records.append(record)
+        if image is not None:
+            (processed_dir / f"{record['image_id']}.jpg").write_bytes(image)
     ok_ids = [r["image_id"] for r in records if r["status"] == "ok" and r["source"] not in planted]
     return {
         "good": good,

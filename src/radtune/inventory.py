@@ -1,5 +1,7 @@
-"""The fetch stage of a variant whose inputs are already local: an inventory of the raw
-folder (every file, its size and sha256), so a run records exactly what it read."""
+"""Every fetch stage writes an inventory of the raw folder (every file, its size and
+sha256), so a run records exactly what it read; for a variant whose inputs are all local
+it is the whole of fetch. The stages after fetch depend on the raw folder through it
+(dvc.yaml), so DVC walks the raw files once per `dvc repro`, for fetch, not once per stage."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ def inventory(raw_dir: Path) -> dict:
         for p in files
     ]
     return {
-        "source": "local raw folder (nothing to download)",
+        "source": "the local raw folder",
         "files": len(entries),
         "bytes": sum(e["size"] for e in entries),
         "entries": entries,
@@ -28,8 +30,8 @@ def inventory(raw_dir: Path) -> dict:
 
 
 def write_inventory(raw_dir: Path, out_dir: Path) -> dict:
-    """`<out_dir>/inventory.json` of `raw_dir`, and the fetch stage's summary line."""
+    """`<out_dir>/inventory.json` of `raw_dir`, and its summary line."""
     inv = inventory(Path(raw_dir))
     write_json(Path(out_dir) / "inventory.json", inv)
-    print(f"fetch: {inv['files']} local inputs ({inv['bytes'] / 1e6:.0f} MB), nothing to download")
+    print(f"fetch: {inv['files']} local inputs ({inv['bytes'] / 1e6:.0f} MB) in the inventory")
     return inv

@@ -1,4 +1,5 @@
-"""The normalize stage's library: every input file -> one record (+ one 8-bit image).
+"""The normalize stage's library: every input file -> one record (+ one 8-bit image, kept
+in the output's image shards, `radtune.shards`).
 
 Inputs are all files under the raw folder except the labels CSV; files in train/, val/
 or test/ sub-folders carry that split along (`source_split`) for `stratify.mode=keep`.
@@ -17,10 +18,10 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from radtune.errors import ConfigError, InputRejected, named_as
-from radtune.executor import describe, map_in_order, worker_path, written_here
-from radtune.io import write_bytes_atomic
+from radtune.executor import describe, map_in_order, worker_path
 from radtune.pseudonym import pseudonym, resolve_key
 from radtune.records import SPLITS, Record, reject
+from radtune.shards import ShardWriter
 from radtune.stagelog import Tally, stage_log_to
 
 STAGE = "normalize"
@@ -89,8 +90,11 @@ def input_record(path: Path, raw_dir: Path, key: str) -> Record:
     }
 
 
-def normalize_one(path: Path, raw_dir: Path, image_dir: Path, s: NormalizeSettings) -> Record:
-    """Render one input, write its image as `<image_id>.jpg`, return its record."""
+Normalized = tuple[Record, bytes | None]  # an input's record and its JPEG (None: rejected)
+
+
+def normalize_one(path: Path, raw_dir: Path, s: NormalizeSettings) -> Normalized:
+    """Render one input: its record and its image as JPEG bytes."""
     from radtune.imaging import encode_image
     from radtune.render import render_colour_file, render_file
 
@@ -102,14 +106,13 @@ def normalize_one(path: Path, raw_dir: Path, image_dir: Path, s: NormalizeSettin
         else:
             r = render_file(path, window=s.window, size=s.size, auto_percentiles=s.auto_percentiles)
     except InputRejected as e:
-        return reject(record, STAGE, named_by_source(str(e), relative))
+        return reject(record, STAGE, named_by_source(str(e), relative)), None
     except ConfigError:  # a setting, not this file: the stage stops (check-params refuses it first)
         raise
     except Exception as e:  # noqa: BLE001 - an unforeseen decoder failure must not stop the stage
-        return reject(record, STAGE, f"{relative.as_posix()}: unexpected {type(e).__name__}: {e}")
+        return reject(record, STAGE, f"{relative.as_posix()}: unexpected {type(e).__name__}: {e}"), None
     h = r.header
     patient = h.get("PatientID")
-    write_bytes_atomic(image_dir / f"{record['image_id']}.jpg", encode_image(r.image, "jpg", s.jpeg_quality))
     return {
         **record,
         # no PatientID in the header: the file is its own patient (annotate may override from the CSV)
@@ -127,30 +130,29 @@ def normalize_one(path: Path, raw_dir: Path, image_dir: Path, s: NormalizeSettin
         "quality_score": r.quality["score"],
         "quality": r.quality["components"],
         "quality_detail": r.quality["detail"],
-    }
+    }, encode_image(r.image, "jpg", s.jpeg_quality)
 
 
-def failed_one(path: Path, exc: Exception, raw_dir: Path, s: NormalizeSettings) -> Record:
+def failed_one(path: Path, exc: Exception, raw_dir: Path, s: NormalizeSettings) -> Normalized:
     """The record of an input whose work failed outside the decoder (its worker raised or died)."""
     relative = path.relative_to(raw_dir).as_posix()
-    return reject(input_record(path, raw_dir, s.key), STAGE, f"{relative}: {describe(exc)}")
+    return reject(input_record(path, raw_dir, s.key), STAGE, f"{relative}: {describe(exc)}"), None
 
 
 def normalize_all(
     files: list[Path],
     raw_dir: Path,
-    image_dir: Path,
     s: NormalizeSettings,
     jobs: int,
     executor: str = "local",
     address: str | None = None,
-) -> Iterator[Record]:
+) -> Iterator[Normalized]:
     """normalize_one over all files, yielded in input order as they are done, with a
     progress bar: in `jobs` local processes, or on the Dask cluster at `address`
-    (`radtune.executor`), whose workers must write to `image_dir` on shared storage."""
-    raw_dir, image_dir = worker_path(raw_dir, executor), worker_path(image_dir, executor)
-    records = map_in_order(
-        partial(normalize_one, raw_dir=raw_dir, image_dir=image_dir, s=s),
+    (`radtune.executor`), whose workers read the inputs on storage shared with this machine."""
+    raw_dir = worker_path(raw_dir, executor)
+    return map_in_order(
+        partial(normalize_one, raw_dir=raw_dir, s=s),
         [worker_path(f, executor) for f in files],
         on_error=partial(failed_one, raw_dir=raw_dir, s=s),
         jobs=jobs,
@@ -159,33 +161,30 @@ def normalize_all(
         desc=STAGE,
         unit="img",
     )
-    yield from written_here(
-        records, lambda r: image_dir / f"{r['image_id']}.jpg" if r["status"] == "ok" else None, executor, "images"
-    )
 
 
 def normalize_to(
-    records_path: Path,
+    out: Path,
     files: list[Path],
     raw_dir: Path,
-    image_dir: Path,
     s: NormalizeSettings,
     jobs: int,
     executor: str = "local",
     address: str | None = None,
 ) -> Tally:
-    """The normalize stage: `normalize_all`, its log, and its records streamed to
-    `records_path` (memory does not grow with the number of images); returns the counts."""
+    """The normalize stage: `normalize_all`, its log, its records streamed to
+    `out/records.json` and its images to `out/images/` shards (memory does not grow with
+    the number of images); returns the counts."""
     files = sorted(files, key=lambda f: f.relative_to(raw_dir).as_posix())  # records.json's order
-    with stage_log_to(STAGE, records_path) as tally:
-        tally.add(normalize_all(files, raw_dir, image_dir, s, jobs, executor, address))
+    with stage_log_to(STAGE, out / "records.json") as tally, ShardWriter(out / "images") as images:
+        tally.add(images.kept(normalize_all(files, raw_dir, s, jobs, executor, address), ".jpg"))
     return tally
 
 
 def run_stage(p: DictConfig, raw: Path, out: Path, exclude: set[str], colour_dirs: tuple[str, ...] = ()) -> Tally:
     """A variant's normalize stage over every file under `raw` but the `exclude` names
     (its labels / annotation files), with `p.dataset.normalize`'s settings, into
-    `out/images/` and `out/records.json`."""
+    `out/images/` (shards) and `out/records.json`."""
     n = p.dataset.normalize
     settings = NormalizeSettings(
         size=n.size,
@@ -195,7 +194,4 @@ def run_stage(p: DictConfig, raw: Path, out: Path, exclude: set[str], colour_dir
         key=resolve_key(p.dataset.pseudonym),
         colour_dirs=colour_dirs,
     )
-    files = list_inputs(raw, exclude)
-    return normalize_to(
-        out / "records.json", files, raw, out / "images", settings, p.jobs, p.executor, p.dask_scheduler
-    )
+    return normalize_to(out, list_inputs(raw, exclude), raw, settings, p.jobs, p.executor, p.dask_scheduler)

@@ -18,10 +18,11 @@ import cv2
 import numpy as np
 from omegaconf import DictConfig
 
-from radtune.imaging import encode_image, read_image
+from radtune.imaging import encode_image
 from radtune.io import write_bytes_atomic
 from radtune.records import ANNOTATION_FIELDS, Record, is_ok
 from radtune.seeds import sub_seed
+from radtune.shards import Shards
 
 
 def build_transform(cfg: DictConfig) -> A.Compose:
@@ -51,7 +52,7 @@ def augment_image(image: np.ndarray, transform: A.Compose, seed: int) -> np.ndar
 
 def lay_out(
     records: list[Record],
-    image_dir: Path,
+    normalized: Shards,
     processed_dir: Path,
     data_dir: Path,
     cfg: DictConfig,
@@ -70,12 +71,12 @@ def lay_out(
 
     out: list[Record] = []
     for r in sorted((r for r in records if is_ok(r)), key=lambda r: r["image_id"]):
-        src = image_dir / f"{r['image_id']}.jpg"
-        write_bytes_atomic(data_dir / image_path(r, r["image_id"]), src.read_bytes())
+        name = f"{r['image_id']}.jpg"
+        write_bytes_atomic(data_dir / image_path(r, r["image_id"]), normalized.read(name))
         out.append({**r, "image_path": image_path(r, r["image_id"]), "augmented_from": None})
         if r["split"] != "train" or cfg.multiplier == 1:
             continue
-        image = read_image(src)
+        image = normalized.image(name)
         for i in range(1, cfg.multiplier):
             aug_id = f"{r['image_id']}_aug{i}"
             aug = augment_image(image, transform, sub_seed(seed, r["image_id"], i, bits=32))

@@ -56,7 +56,8 @@ class Variant(ABC):
     # ------------------------------------------------------------------ data stages
     @abstractmethod
     def fetch(self, p: DictConfig, *, raw: Path, out: Path) -> None:
-        """Get what the variant downloads into `out` (or an inventory of local inputs)."""
+        """Write the raw folder's inventory (`radtune.inventory`) and get what the variant
+        downloads into `out`."""
 
     @abstractmethod
     def normalize(self, p: DictConfig, *, raw: Path, fetched: Path, out: Path) -> None:

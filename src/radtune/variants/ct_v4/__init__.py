@@ -41,8 +41,10 @@ class CtV4(Variant):
         return generate(Path(out_dir), n=n, seed=seed)
 
     def fetch(self, p: DictConfig, *, raw: Path, out: Path) -> None:
+        from radtune.inventory import write_inventory
         from radtune.variants.ct_v4.stages import stage_fetch
 
+        write_inventory(raw, out)
         stage_fetch(p.dataset, raw_dir=raw, out_dir=out, executor=p.executor, address=p.dask_scheduler)
 
     def normalize(self, p: DictConfig, *, raw: Path, fetched: Path, out: Path) -> None:

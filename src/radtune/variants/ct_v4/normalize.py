@@ -3,7 +3,8 @@
 Windowing is radtune's (``render.render_file`` / ``pixels.display``): this module only
 picks the windows and stacks them. Every input gets a record (``radtune.records``
 conventions: status ok/rejected, stage, reason) keyed by ``source`` = ``<origin>/<path>``;
-the PNG is ``<image_id>.png`` where image_id is a keyed-hash pseudonym of the source, and
+the PNG (kept in the stage's image shards, `radtune.shards`) is ``<image_id>.png`` where
+image_id is a keyed-hash pseudonym of the source, and
 the patient is the pseudonym of the DICOM header's PatientID.
 """
 
@@ -16,7 +17,6 @@ import numpy as np
 from radtune import imaging, pixels
 from radtune.errors import ConfigError, InputRejected
 from radtune.executor import describe
-from radtune.io import write_bytes_atomic
 from radtune.pseudonym import pseudonym
 from radtune.records import Record, reject
 from radtune.render import render_file
@@ -57,34 +57,37 @@ def input_record(source: str, key: str) -> Record:
     }
 
 
-def normalize_input(item: tuple[Path, str], out_dir: Path, *, mode: str, window: str, size: int, key: str) -> Record:
+Normalized = tuple[Record, bytes | None]  # a slice's record and its PNG (None: rejected)
+
+
+def normalize_input(item: tuple[Path, str], *, mode: str, window: str, size: int, key: str) -> Normalized:
     """:func:`normalize_one` of one (path, source) input (`radtune.executor` maps items)."""
-    return normalize_one(*item, out_dir, mode=mode, window=window, size=size, key=key)
+    return normalize_one(*item, mode=mode, window=window, size=size, key=key)
 
 
-def normalize_failed(item: tuple[Path, str], exc: Exception, *, key: str) -> Record:
+def normalize_failed(item: tuple[Path, str], exc: Exception, *, key: str) -> Normalized:
     """The record of an input whose work failed outside the decoder (its worker raised or died)."""
-    return reject(input_record(item[1], key), STAGE, f"{item[1]}: {describe(exc)}")
+    return reject(input_record(item[1], key), STAGE, f"{item[1]}: {describe(exc)}"), None
 
 
-def normalize_one(path: Path, source: str, out_dir: Path, *, mode: str, window: str, size: int, key: str) -> Record:
-    """Render one DICOM slice to ``out_dir/<image_id>.png``; the record says what happened."""
+def normalize_one(path: Path, source: str, *, mode: str, window: str, size: int, key: str) -> Normalized:
+    """Render one DICOM slice: its record (which says what happened) and its PNG bytes."""
     record = input_record(source, key)
-    image_id = record["image_id"]
     try:
         if pixels.sniff(path) != "dicom":
             raise InputRejected(f"{path.name}: not DICOM: patient-level splitting needs (0010,0020) Patient ID")
         image, r = render_slice(path, mode=mode, window=window, size=size)
     except InputRejected as e:
-        return reject(record, STAGE, str(e))
+        return reject(record, STAGE, str(e)), None
     pid = (r.header.get("PatientID") or "").strip()
     if not pid:
         return reject(
             record, STAGE, f"{path.name}: (0010,0020) Patient ID is missing: the patient-level split needs it"
-        )
+        ), None
     if r.header.get("Modality") not in (None, "CT"):
-        return reject(record, STAGE, f"{path.name}: (0008,0060) Modality is {r.header['Modality']!r}, expected CT")
-    write_bytes_atomic(out_dir / f"{image_id}.png", imaging.encode_image(image, "png"))
+        return reject(
+            record, STAGE, f"{path.name}: (0008,0060) Modality is {r.header['Modality']!r}, expected CT"
+        ), None
     h, w = image.shape[:2]
     return {
         **record,
@@ -96,4 +99,4 @@ def normalize_one(path: Path, source: str, out_dir: Path, *, mode: str, window: 
         "padding": r.padding,
         "decision": {k: r.decision.get(k) for k in ("transfer_syntax", "modality_lut", "voi")},
         "quality_score": r.quality.get("score"),
-    }
+    }, imaging.encode_image(image, "png")

@@ -18,8 +18,9 @@ from omegaconf import DictConfig
 
 from radtune.errors import ConfigError
 from radtune.figures import distributions_png
-from radtune.imaging import encode_image, read_image
+from radtune.imaging import encode_image
 from radtune.io import read_json, write_bytes_atomic, write_json, write_text_atomic
+from radtune.shards import Shards
 from radtune.stagelog import print_summary
 from radtune.variants.ct_v4 import analysis as an
 from radtune.variants.ct_v4 import coco, subset, validate
@@ -48,7 +49,7 @@ def stage_augment(cfg: DictConfig, *, splits_dir: Path, normalized_dir: Path, ou
     if mult < 1:
         raise ConfigError(f"augment.multiplier: must be an integer >= 1, got {mult}")
     transform = build_transform(a)
-    src_dir = Path(normalized_dir) / "images"
+    normalized = Shards(Path(normalized_dir) / "images")
     counts, lost, retried = {}, 0, 0
     for k in SPLITS:
         doc = read_json(Path(splits_dir) / f"{SPLIT_DIRS[k]}.coco.json")
@@ -56,13 +57,12 @@ def stage_augment(cfg: DictConfig, *, splits_dir: Path, normalized_dir: Path, ou
         by_image = coco.annotations_by_image(doc)
         images, anns = [], []
         for im in doc["images"]:
-            data = (src_dir / im["file_name"]).read_bytes()
-            write_bytes_atomic(dest / im["file_name"], data)
+            write_bytes_atomic(dest / im["file_name"], normalized.read(im["file_name"]))
             images.append({**im, "augmented_from": None})
             anns += by_image[im["id"]]
             if k != "train" or mult == 1:
                 continue
-            pixels_ = read_image(src_dir / im["file_name"])
+            pixels_ = normalized.image(im["file_name"])
             boxes = [x["bbox"] for x in by_image[im["id"]]]
             cats = [x["category_id"] for x in by_image[im["id"]]]
             for i in range(1, mult):

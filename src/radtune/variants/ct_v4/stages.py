@@ -4,8 +4,8 @@ returns its counts; the stage scripts only resolve paths and call them.
 
 Layout under ``data_dir`` (suggested; every path is an argument):
 
-  fetched/       dicom/<key with / -> __>.dcm, fetch_log.json           (fetch)
-  normalized/    images/<image_id>.png, records.json                    (normalize)
+  fetched/       dicom/<key with / -> __>.dcm, fetch_log.json, inventory.json (fetch)
+  normalized/    images/shard-NNNNN.tar (<image_id>.png), records.json (normalize)
   annotated/     merged.coco.json, no_hem_pool.coco.json, annotate_log.json (annotate)
   splits/        train.coco.json, valid.coco.json, test.coco.json, balance.json (stratify)
   6class_coco/ 4class_coco/ metadata/                                   (augment: see publish)
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -25,10 +25,11 @@ from botocore.exceptions import NoCredentialsError
 from omegaconf import DictConfig
 
 from radtune.errors import ConfigError
-from radtune.executor import map_in_order, worker_path, written_here
+from radtune.executor import map_in_order, worker_path
 from radtune.io import read_json, write_json
 from radtune.pseudonym import resolve_key
 from radtune.records import check_counts, read_records
+from radtune.shards import ShardWriter
 from radtune.stagelog import print_summary, stage_log_to
 from radtune.variants.ct_v4 import coco, fetch, split, validate
 from radtune.variants.ct_v4.constants import CLASSES, POOL, SPLIT_DIRS, SPLITS
@@ -127,26 +128,16 @@ def stage_normalize(
     executor: str = "local",
     address: str | None = None,
 ) -> dict:
-    """Every source image and fetched slice -> ``out_dir/images/<image_id>.png``; one
-    record each in ``out_dir/records.json``; in ``jobs`` local processes or on the Dask
-    cluster at ``address`` (`radtune.executor`), the same records and bytes either way."""
+    """Every source image and fetched slice -> ``<image_id>.png`` in the ``out_dir/images/``
+    shards (`radtune.shards`); one record each in ``out_dir/records.json``; in ``jobs`` local
+    processes or on the Dask cluster at ``address`` (`radtune.executor`), the same records
+    and bytes either way."""
     n = cfg.normalize
     key = resolve_key(cfg.pseudonym)
-    images_dir = worker_path(Path(out_dir) / "images", executor)
     inputs = sorted(normalize_inputs(cfg, Path(raw_dir), Path(fetched_dir)), key=lambda i: i[1])  # by source
-    one = partial(normalize_input, out_dir=images_dir, mode=n.mode, window=n.window, size=int(n.size), key=key)
-    written: set[str] = set()  # image file names, for the stale-image sweep
-
-    def image_of(r: dict) -> Path | None:
-        return images_dir / f"{r['image_id']}.png" if r["status"] == "ok" else None
-
-    def noting_images(records: Iterable[dict]) -> Iterator[dict]:
-        for r in records:
-            if r["status"] == "ok":
-                written.add(f"{r['image_id']}.png")
-            yield r
-
-    with stage_log_to("normalize", Path(out_dir) / "records.json") as tally:
+    one = partial(normalize_input, mode=n.mode, window=n.window, size=int(n.size), key=key)
+    out_dir = Path(out_dir)
+    with stage_log_to("normalize", out_dir / "records.json") as tally, ShardWriter(out_dir / "images") as images:
         records = map_in_order(
             one,
             [(worker_path(p, executor), source) for p, source in inputs],
@@ -157,10 +148,7 @@ def stage_normalize(
             desc="normalize",
             unit="img",
         )
-        tally.add(noting_images(written_here(records, image_of, executor, "images")))
-        for stale in sorted(images_dir.glob("*.png")) if images_dir.exists() else []:
-            if stale.name not in written:
-                stale.unlink()
+        tally.add(images.kept(records, ".png"))
     return {"inputs": tally.inputs, "ok": tally.ok, "rejected": tally.inputs - tally.ok}
 
 

@@ -12,20 +12,18 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Mapping
-from pathlib import Path
 
 from radtune.records import Record, is_ok, reject
+from radtune.shards import Shards
 
 STAGE = "annotate"
 LABEL_FIELDS = ("age_months", "sex", "fracture_type", "location", "bone_age_months")
 
 
-def image_digests(records: list[Record], image_dir: Path) -> dict[str, str]:
+def image_digests(records: list[Record], normalized: Shards) -> dict[str, str]:
     """image_id -> SHA-256 of its normalized image, for every ok record."""
     return {
-        r["image_id"]: hashlib.sha256((image_dir / f"{r['image_id']}.jpg").read_bytes()).hexdigest()
-        for r in records
-        if is_ok(r)
+        r["image_id"]: hashlib.sha256(normalized.read(f"{r['image_id']}.jpg")).hexdigest() for r in records if is_ok(r)
     }
 
 

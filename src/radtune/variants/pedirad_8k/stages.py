@@ -1,6 +1,6 @@
 """pedirad-8k's pipeline stages: what each stage reads and writes, in the seed's layout.
 
-normalize   <normalized>/images/<image_id>.jpg + <normalized>/records.json
+normalize   <normalized>/images/ shards of <image_id>.jpg (radtune.shards) + <normalized>/records.json
 annotate    <annotated> (records with labels: labels CSV > file name > header)
 stratify    <split> (records with a split) + <report> (quality report)
 augment     final = processed/<split>/, annotations/<split>_annotations.json,
@@ -21,6 +21,7 @@ from radtune.normalize import run_stage
 from radtune.pseudonym import resolve_key
 from radtune.publish import annotations, lay_out, processing_log, source_names
 from radtune.records import SPLITS, read_records, write_records
+from radtune.shards import Shards
 from radtune.splits import quality_report
 from radtune.stagelog import require_some, say, stage_log
 from radtune.variants.base import Final
@@ -43,7 +44,7 @@ def annotate(p: DictConfig, *, raw: Path, normalized: Path, out: Path) -> None:
     labels = read_labels_csv(csv_path, a.labels_csv) if csv_path and csv_path.exists() else None
     with stage_log("annotate") as records:
         inputs = read_records(normalized / "records.json")
-        labelled, matches = ann.annotate(inputs, labels, settings, image_digests(inputs, normalized / "images"))
+        labelled, matches = ann.annotate(inputs, labels, settings, image_digests(inputs, Shards(normalized / "images")))
         records += labelled
         say("annotate", csv_report(labels, matches) if labels else [])
     write_records(out, records)
@@ -74,7 +75,7 @@ def augment(
         require_some("augment", records)  # before any image is written
         images = lay_out(
             records,
-            normalized / "images",
+            Shards(normalized / "images"),
             processed,
             data_dir,
             p.dataset.augment,

@@ -1,8 +1,9 @@
 """pedirad-custom's pipeline stages: what each stage reads and writes.
 
-normalize   <normalized>/images/<image_id>.jpg + records.json: every input file except the
-            annotation files; radiographs grey (window, MONOCHROME1, ...), the colour tasks'
-            photographs (`normalize.colour_tasks`) RGB with the colour quality score
+normalize   <normalized>/images/ (shards of <image_id>.jpg, radtune.shards) + records.json:
+            every input file except the annotation files; radiographs grey (window,
+            MONOCHROME1, ...), the colour tasks' photographs (`normalize.colour_tasks`) RGB
+            with the colour quality score
 annotate    <annotated>/records.json: each image joined with its validated annotation record (task,
             labels, provided split, patient); an image without a valid record is rejected
             with the record's reason; <annotated>/annotation_records.json: every
@@ -29,6 +30,7 @@ from radtune.normalize import run_stage
 from radtune.pseudonym import resolve_key
 from radtune.publish import lay_out, processing_log, source_names
 from radtune.records import SPLITS, read_records, write_records
+from radtune.shards import Shards
 from radtune.splits import quality_report
 from radtune.stagelog import require_some, say, stage_log
 from radtune.variants.base import Final
@@ -80,7 +82,7 @@ def augment(
         require_some("augment", records)  # before any image is written
         images = lay_out(
             records,
-            normalized / "images",
+            Shards(normalized / "images"),
             processed,
             data_dir,
             p.dataset.augment,
