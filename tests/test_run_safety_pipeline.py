@@ -7,6 +7,8 @@ on) is run up to `train` and committed. Then:
   flat raw folder) fails within seconds at check-params, naming the key; no other stage
   runs, and `git status` shows only params.yaml (which DVC's composition rewrote) changed;
   `git checkout params.yaml` makes `dvc status` clean again (README: When a run fails);
+- fetch refuses the same `stratify.mode=keep` on its own (it reruns on a raw change,
+  check-params does not);
 - a train that fails after writing new outputs (an injected error, with a changed learning
   rate so that new outputs would differ) leaves models/ and metrics/ byte-identical and
   dvc.lock's train entry as committed."""
@@ -14,6 +16,7 @@ on) is run up to `train` and committed. Then:
 from __future__ import annotations
 
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -93,6 +96,21 @@ def test_a_bad_setting_fails_at_once_and_changes_nothing(repo: Path, override: s
         # README, "When a run fails": restoring params.yaml is all it takes
         run(["git", "checkout", "params.yaml"], repo)
         assert "up to date" in dvc(["status", "train"], repo).stdout
+    finally:
+        restore(repo)
+
+
+def test_fetch_rechecks_what_only_the_raw_inputs_can_refuse(repo: Path, tmp_path: Path) -> None:
+    """check-params does not depend on the raw folder (dvc.yaml: DVC walks it for fetch
+    only), so fetch, which reruns on every raw change, refuses the same settings."""
+    params = OmegaConf.load(repo / "params.yaml")
+    params.dataset.stratify.mode = "keep"  # the raw folder is flat
+    (repo / "params.yaml").write_text(OmegaConf.to_yaml(params))
+    try:
+        r = run([sys.executable, "stages/fetch.py", "--raw", RAW.as_posix(), "--out", str(tmp_path / "f")], repo, False)
+        assert r.returncode != 0 and not (tmp_path / "f").exists()
+        (line,) = [x for x in r.stderr.splitlines() if x.startswith("fetch: ")]
+        assert "dataset.stratify.mode" in line, line
     finally:
         restore(repo)
 

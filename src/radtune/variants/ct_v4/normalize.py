@@ -4,8 +4,8 @@ Windowing is radtune's (``render.render_file`` / ``pixels.display``): this modul
 picks the windows and stacks them. Every input gets a record (``radtune.records``
 conventions: status ok/rejected, stage, reason) keyed by ``source`` = ``<origin>/<path>``;
 the PNG (kept in the stage's image shards, `radtune.shards`) is ``<image_id>.png`` where
-image_id is a keyed-hash pseudonym of the source, and
-the patient is the pseudonym of the DICOM header's PatientID.
+image_id is a keyed-hash pseudonym of the source, and the patient is the pseudonym of the
+DICOM header's PatientID.
 """
 
 from __future__ import annotations
