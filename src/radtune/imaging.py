@@ -92,7 +92,16 @@ def encode_image(image: np.ndarray, fmt: str = "jpg", jpeg_quality: int = 95) ->
 def read_image(path: str | Path) -> np.ndarray | None:
     """An image file as uint8 grey (H, W) or RGB (H, W, 3) (as `encode_image` wrote it), or
     None if it cannot be read."""
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    return _rgb(cv2.imread(str(path), cv2.IMREAD_UNCHANGED))
+
+
+def decode_image(data: bytes) -> np.ndarray | None:
+    """Encoded image bytes as `read_image` gives the file holding them, or None."""
+    return _rgb(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED))
+
+
+def _rgb(image: np.ndarray | None) -> np.ndarray | None:
+    """OpenCV's decoded image with colour as RGB (OpenCV decodes BGR)."""
     if image is None:
         return None
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if image.ndim == 3 else image

@@ -20,9 +20,9 @@ from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
 
-import cv2
 import numpy as np
 
+from radtune.imaging import decode_image
 from radtune.io import atomic_file
 from radtune.records import Record
 
@@ -42,7 +42,7 @@ class ShardWriter:
         self.folder, self.shard_size = Path(folder), shard_size
         self.count = 0
         self._open = ExitStack()
-        self._tar: tarfile.TarFile | None = None
+        self._tar: tarfile.TarFile
 
     def __enter__(self) -> ShardWriter:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -55,7 +55,6 @@ class ShardWriter:
             self._tar = self._open.enter_context(tarfile.open(fileobj=f, mode="w", format=tarfile.USTAR_FORMAT))
         info = tarfile.TarInfo(name)
         info.size, info.mode = len(data), 0o644  # mtime, uid, gid, owner names: 0 / empty
-        assert self._tar is not None
         self._tar.addfile(info, io.BytesIO(data))
         self.count += 1
 
@@ -74,7 +73,6 @@ class ShardWriter:
 
     def _close_shard(self) -> None:
         self._open.close()
-        self._tar = None
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self._open.__exit__(kind, exc, tb)  # on an error the open shard is not kept
@@ -115,7 +113,7 @@ class Shards:
             return f.read(size)
 
     def image(self, name: str) -> np.ndarray:
-        image = cv2.imdecode(np.frombuffer(self.read(name), np.uint8), cv2.IMREAD_UNCHANGED)
+        image = decode_image(self.read(name))
         if image is None:
             raise ValueError(f"{name}: OpenCV cannot decode this image")
-        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if image.ndim == 3 else image
+        return image
