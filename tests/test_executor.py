@@ -16,7 +16,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from radtune import executor
 from radtune.errors import ConfigError
 from radtune.executor import written_here
-from radtune.normalize import NormalizeSettings, list_inputs, normalize_all, normalize_to
+from radtune.normalize import NormalizeSettings, list_inputs, normalize_to
 from radtune.records import read_records
 from radtune.shards import Shards
 from radtune.synth import dicom_writer, generate
@@ -51,7 +51,7 @@ def files(raw: Path) -> list[Path]:
 def local(raw: Path, files: list[Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict], Path]:
     out = tmp_path_factory.mktemp("local")
     normalize_to(out, files, raw, SETTINGS, jobs=1)
-    return [record for record, _ in normalize_all(files, raw, SETTINGS, jobs=1)], out
+    return read_records(out / "records.json"), out
 
 
 def files_in(folder: Path) -> dict[str, bytes]:
@@ -65,9 +65,9 @@ def test_dask_gives_the_local_records_and_bytes(
     with cluster() as c:
         monkeypatch.chdir(tmp_path)  # relative paths, as a stage gets them; the workers started elsewhere
         rel, rel_raw = [Path(os.path.relpath(f)) for f in files], Path(os.path.relpath(raw))
-        on_dask = [r for r, _ in normalize_all(rel, rel_raw, SETTINGS, 1, "dask", c.scheduler_address)]
-        assert "normalize_one" in c.scheduler.task_prefixes  # the work ran on the cluster's workers
         normalize_to(Path("out"), rel, rel_raw, SETTINGS, 1, "dask", c.scheduler_address)
+        assert "normalize_one" in c.scheduler.task_prefixes  # the work ran on the cluster's workers
+    on_dask = read_records(tmp_path / "out/records.json")
     assert on_dask == records
     assert [r["source"] for r in on_dask] == [f.relative_to(raw).as_posix() for f in files]  # input order
     rejected = {r["source"]: r["reason"] for r in on_dask if r["status"] == "rejected"}
@@ -122,9 +122,9 @@ def test_a_task_that_raises_or_kills_its_worker_is_a_rejection(raw: Path, files:
     assert [r for r in on_dask if r["source"] not in (raises, dies)] == [
         r for r in records if r["source"] not in (raises, dies)
     ]
-    shards = Shards(tmp_path / "images")
+    shards, local_shards = Shards(tmp_path / "images"), Shards(local_out / "images")
     assert shards.names() == [f"{r['image_id']}.jpg" for r in on_dask if r["status"] == "ok"]
-    assert all(shards.read(name) == Shards(local_out / "images").read(name) for name in shards.names())
+    assert all(shards.read(name) == local_shards.read(name) for name in shards.names())
 
 
 def _parse(text: str) -> int:

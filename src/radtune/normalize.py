@@ -21,8 +21,8 @@ from radtune.errors import ConfigError, InputRejected, named_as
 from radtune.executor import describe, map_in_order, worker_path
 from radtune.pseudonym import pseudonym, resolve_key
 from radtune.records import SPLITS, Record, reject
-from radtune.shards import ShardWriter
-from radtune.stagelog import Tally, stage_log_to
+from radtune.shards import RecordImage, write_normalized
+from radtune.stagelog import Tally
 
 STAGE = "normalize"
 
@@ -90,10 +90,7 @@ def input_record(path: Path, raw_dir: Path, key: str) -> Record:
     }
 
 
-Normalized = tuple[Record, bytes | None]  # an input's record and its JPEG (None: rejected)
-
-
-def normalize_one(path: Path, raw_dir: Path, s: NormalizeSettings) -> Normalized:
+def normalize_one(path: Path, raw_dir: Path, s: NormalizeSettings) -> RecordImage:
     """Render one input: its record and its image as JPEG bytes."""
     from radtune.imaging import encode_image
     from radtune.render import render_colour_file, render_file
@@ -133,7 +130,7 @@ def normalize_one(path: Path, raw_dir: Path, s: NormalizeSettings) -> Normalized
     }, encode_image(r.image, "jpg", s.jpeg_quality)
 
 
-def failed_one(path: Path, exc: Exception, raw_dir: Path, s: NormalizeSettings) -> Normalized:
+def failed_one(path: Path, exc: Exception, raw_dir: Path, s: NormalizeSettings) -> RecordImage:
     """The record of an input whose work failed outside the decoder (its worker raised or died)."""
     relative = path.relative_to(raw_dir).as_posix()
     return reject(input_record(path, raw_dir, s.key), STAGE, f"{relative}: {describe(exc)}"), None
@@ -146,7 +143,7 @@ def normalize_all(
     jobs: int,
     executor: str = "local",
     address: str | None = None,
-) -> Iterator[Normalized]:
+) -> Iterator[RecordImage]:
     """normalize_one over all files, yielded in input order as they are done, with a
     progress bar: in `jobs` local processes, or on the Dask cluster at `address`
     (`radtune.executor`), whose workers read the inputs on storage shared with this machine."""
@@ -176,9 +173,7 @@ def normalize_to(
     `out/records.json` and its images to `out/images/` shards (memory does not grow with
     the number of images); returns the counts."""
     files = sorted(files, key=lambda f: f.relative_to(raw_dir).as_posix())  # records.json's order
-    with stage_log_to(STAGE, out / "records.json") as tally, ShardWriter(out / "images") as images:
-        tally.add(images.kept(normalize_all(files, raw_dir, s, jobs, executor, address), ".jpg"))
-    return tally
+    return write_normalized(out, normalize_all(files, raw_dir, s, jobs, executor, address), ".jpg", STAGE)
 
 
 def run_stage(p: DictConfig, raw: Path, out: Path, exclude: set[str], colour_dirs: tuple[str, ...] = ()) -> Tally:

@@ -25,9 +25,12 @@ import numpy as np
 from radtune.imaging import decode_image
 from radtune.io import atomic_file
 from radtune.records import Record
+from radtune.stagelog import Tally, stage_log_to
 
 SHARD_SIZE = 256  # images per shard: 100K images make 391 files
 PATTERN = "shard-*.tar"
+#: a normalize stage's result for one input: its record and its encoded image (None: rejected)
+RecordImage = tuple[Record, bytes | None]
 
 
 def shard_name(index: int) -> str:
@@ -58,7 +61,7 @@ class ShardWriter:
         self._tar.addfile(info, io.BytesIO(data))
         self.count += 1
 
-    def kept(self, results: Iterable[tuple[Record, bytes | None]], suffix: str) -> Iterator[Record]:
+    def kept(self, results: Iterable[RecordImage], suffix: str) -> Iterator[Record]:
         """The records of (record, image bytes or None) results, passed on as they come, each
         image added as `<image_id><suffix>`."""
         each = iter(results)
@@ -81,6 +84,15 @@ class ShardWriter:
             for stale in self.folder.glob(PATTERN):
                 if stale.name not in written:
                     stale.unlink()
+
+
+def write_normalized(out: Path, results: Iterable[RecordImage], suffix: str, stage: str = "normalize") -> Tally:
+    """A normalize stage's outputs from its results, in input order: the records streamed to
+    `out/records.json` (with the stage's log and counts), each image to the `out/images/`
+    shards as `<image_id><suffix>`; returns the counts."""
+    with stage_log_to(stage, Path(out) / "records.json") as tally, ShardWriter(Path(out) / "images") as images:
+        tally.add(images.kept(results, suffix))
+    return tally
 
 
 class Shards:

@@ -20,6 +20,7 @@ from radtune.executor import describe
 from radtune.pseudonym import pseudonym
 from radtune.records import Record, reject
 from radtune.render import render_file
+from radtune.shards import RecordImage
 from radtune.variants.ct_v4.constants import MODES
 
 STAGE = "normalize"
@@ -57,20 +58,17 @@ def input_record(source: str, key: str) -> Record:
     }
 
 
-Normalized = tuple[Record, bytes | None]  # a slice's record and its PNG (None: rejected)
-
-
-def normalize_input(item: tuple[Path, str], *, mode: str, window: str, size: int, key: str) -> Normalized:
+def normalize_input(item: tuple[Path, str], *, mode: str, window: str, size: int, key: str) -> RecordImage:
     """:func:`normalize_one` of one (path, source) input (`radtune.executor` maps items)."""
     return normalize_one(*item, mode=mode, window=window, size=size, key=key)
 
 
-def normalize_failed(item: tuple[Path, str], exc: Exception, *, key: str) -> Normalized:
+def normalize_failed(item: tuple[Path, str], exc: Exception, *, key: str) -> RecordImage:
     """The record of an input whose work failed outside the decoder (its worker raised or died)."""
     return reject(input_record(item[1], key), STAGE, f"{item[1]}: {describe(exc)}"), None
 
 
-def normalize_one(path: Path, source: str, *, mode: str, window: str, size: int, key: str) -> Normalized:
+def normalize_one(path: Path, source: str, *, mode: str, window: str, size: int, key: str) -> RecordImage:
     """Render one DICOM slice: its record (which says what happened) and its PNG bytes."""
     record = input_record(source, key)
     try:

@@ -29,8 +29,8 @@ from radtune.executor import map_in_order, worker_path
 from radtune.io import read_json, write_json
 from radtune.pseudonym import resolve_key
 from radtune.records import check_counts, read_records
-from radtune.shards import ShardWriter
-from radtune.stagelog import print_summary, stage_log_to
+from radtune.shards import write_normalized
+from radtune.stagelog import print_summary
 from radtune.variants.ct_v4 import coco, fetch, split, validate
 from radtune.variants.ct_v4.constants import CLASSES, POOL, SPLIT_DIRS, SPLITS
 from radtune.variants.ct_v4.normalize import normalize_failed, normalize_input
@@ -136,19 +136,17 @@ def stage_normalize(
     key = resolve_key(cfg.pseudonym)
     inputs = sorted(normalize_inputs(cfg, Path(raw_dir), Path(fetched_dir)), key=lambda i: i[1])  # by source
     one = partial(normalize_input, mode=n.mode, window=n.window, size=int(n.size), key=key)
-    out_dir = Path(out_dir)
-    with stage_log_to("normalize", out_dir / "records.json") as tally, ShardWriter(out_dir / "images") as images:
-        records = map_in_order(
-            one,
-            [(worker_path(p, executor), source) for p, source in inputs],
-            on_error=partial(normalize_failed, key=key),
-            jobs=jobs,
-            executor=executor,
-            address=address,
-            desc="normalize",
-            unit="img",
-        )
-        tally.add(images.kept(records, ".png"))
+    results = map_in_order(
+        one,
+        [(worker_path(p, executor), source) for p, source in inputs],
+        on_error=partial(normalize_failed, key=key),
+        jobs=jobs,
+        executor=executor,
+        address=address,
+        desc="normalize",
+        unit="img",
+    )
+    tally = write_normalized(Path(out_dir), results, ".png")
     return {"inputs": tally.inputs, "ok": tally.ok, "rejected": tally.inputs - tally.ok}
 
 
