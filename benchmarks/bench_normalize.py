@@ -17,7 +17,8 @@ Pipelines, each over the same files, one process, output a 512x512 8-bit JPEG:
 * ``decode floor``: pydicom reads the pixel data (the fastest installed decoder) -- nothing
   can be faster;
 * ``radtune``: ``radtune.render.render_file`` + ``radtune.imaging.encode_image``, what the
-  normalize stage runs per file (window, letterbox, quality score, encode);
+  normalize stage runs per file (window, letterbox, quality score, encode), in a process
+  set up as the stage's workers are (``radtune.executor.keep_freed_memory``);
 * ``naive script``: what the seeds' scripts do -- pydicom pixel_array -> float modality and
   VOI LUT -> min-max to 0..255 -> scikit-image anti-aliased resize -> Pillow JPEG;
 * ``dcmtk dcmj2pnm`` (if installed): one ``dcmj2pnm`` process per file, first header
@@ -140,9 +141,11 @@ def decode_floor(path: Path, out: Path) -> None:
 
 
 def radtune_path(path: Path, out: Path) -> None:
+    from radtune.executor import keep_freed_memory
     from radtune.imaging import encode_image
     from radtune.render import render_file
 
+    keep_freed_memory()  # as the stage's workers are set up (once per process)
     out.write_bytes(encode_image(render_file(path, size=SIZE).image, "jpg", 95))
 
 

@@ -141,6 +141,17 @@ def test_local_failures_are_per_item_too(jobs: int) -> None:
         list(executor.map_in_order(_parse, ["1", "stop"], jobs=jobs, on_error=lambda i, e: None))
 
 
+def _memory_kept(_: int) -> bool:
+    return executor.keep_freed_memory.cache_info().currsize == 1 and executor.keep_freed_memory()
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_local_workers_keep_freed_memory(jobs: int) -> None:
+    """Every local worker (this process for jobs 1) has glibc keep freed blocks (mallopt
+    said yes) before its first item."""
+    assert list(executor.map_in_order(_memory_kept, [0, 1], jobs=jobs, on_error=lambda i, e: e)) == [True, True]
+
+
 def test_no_scheduler_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(executor, "CONNECT_SECONDS", 1)
     with pytest.raises(ConfigError, match="dask_scheduler: no Dask scheduler answers at tcp://127.0.0.1:9"):

@@ -17,6 +17,7 @@ from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, ge
 
 from radtune import imaging, pixels
 from radtune.errors import ConfigError, InputRejected
+from radtune.pixels import lut
 from radtune.render import render_file
 
 
@@ -209,6 +210,23 @@ def _check(path: Path, window: str = "file") -> None:
     return r
 
 
+@pytest.mark.parametrize("signed", [False, True])
+def test_bits_above_bits_stored_are_ignored(tmp_path, signed):
+    """Set bits above Bits Stored (an overlay, a careless writer) are ignored as PS3.5 8.1.1
+    asks and as pydicom's correct_unused_bits does; clean data stays a view of the file."""
+    dtype = np.int16 if signed else np.uint16
+    clean = _ramp(lo=-2048 if signed else 0, hi=2047 if signed else 4095, dtype=dtype)
+    p = make_dicom(tmp_path / "clean.dcm", clean, PixelRepresentation=int(signed))
+    ds = pydicom.dcmread(p)
+    ds.PixelData = (clean.view(np.uint16) ^ np.uint16(0xA000)).tobytes()  # garbage in the top 4 bits
+    ds.save_as(tmp_path / "dirty.dcm")
+    expected = pydicom.dcmread(tmp_path / "dirty.dcm").pixel_array  # pydicom corrects by default
+    assert np.array_equal(expected, clean)
+    assert np.array_equal(pixels.load(tmp_path / "dirty.dcm").stored, clean)
+    kept = pixels.load(p).stored
+    assert np.array_equal(kept, clean) and not kept.flags.writeable  # no copy made
+
+
 def test_monochrome1_window(tmp_path):
     p = make_dicom(tmp_path / "m1.dcm", _ramp(), "MONOCHROME1", WindowCenter=2000, WindowWidth=3000)
     r = _check(p)
@@ -344,6 +362,39 @@ def test_lut_path_equals_elementwise_path():
     fast, how = pixels.apply_chain(arr, chain)
     assert how.startswith("lut")
     assert np.array_equal(fast, chain(arr))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int16, ">u2"])
+def test_straight_line_chains_give_the_tables_values(dtype):
+    """The OpenCV path for rescale + linear window chains (lut._on_line) equals the table
+    lookup wherever it is taken, and it is taken for most such windows."""
+    rng = np.random.default_rng(7)
+    info = np.iinfo(np.dtype(dtype))
+    lo, hi = max(info.min, -3000), min(info.max, 4095)
+    taken = 0
+    for i in range(60):
+        arr = rng.integers(lo, hi + 1, (37, 53)).astype(dtype)
+        span = hi - lo
+        center = float(rng.uniform(lo, hi)) if i % 3 else float(round(rng.uniform(lo, hi)))
+        width = float(rng.uniform(span / 8, 2 * span)) if i % 4 else float(rng.integers(300, span + 300))
+        modality = pixels.Rescale(float(rng.choice([1.0, 0.5, 2.0])), float(rng.integers(-50, 50))) if i % 2 else None
+        voi = pixels.Window(center, width, "LINEAR" if i % 5 else "LINEAR_EXACT") if i % 7 else None
+        chain = pixels.Chain(modality, voi, bool(i % 3 == 0), identity_max=float(hi))
+        table = chain(pixels.lut_domain(arr.dtype))
+        line = lut._on_line(arr, chain.line(), chain.invert, table)
+        expected = np.take(table, pixels.unsigned_view(arr))
+        taken += line is not None
+        assert line is None or np.array_equal(line, expected), (i, chain)
+        assert np.array_equal(pixels.apply_chain(arr, chain)[0], expected)
+    assert taken >= 30
+
+
+def test_chains_that_are_not_one_line_take_the_table():
+    assert pixels.Chain(None, pixels.Window(40, 400, "SIGMOID"), False).line() is None
+    assert pixels.Chain(pixels.Rescale(-1.0, 0.0), pixels.Window(40, 400), False).line() is None
+    lut_voi = pixels.Lut(0, np.arange(256, dtype=np.uint16), 8)
+    assert pixels.Chain(None, lut_voi, False).line() is None
+    assert lut._line_uint8(np.zeros((2, 2), np.uint16), 3.0, -1.6) is None  # a narrow window: no shift fits
 
 
 # ----------------------------------------------------------------------------- images

@@ -5,10 +5,9 @@ it is the whole of fetch. The stages after fetch depend on the raw folder throug
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
-from radtune.io import write_json
+from radtune.io import file_sha256, write_json
 
 
 def inventory(raw_dir: Path) -> dict:
@@ -17,7 +16,7 @@ def inventory(raw_dir: Path) -> dict:
         {
             "path": p.relative_to(raw_dir).as_posix(),
             "size": p.stat().st_size,
-            "sha256": hashlib.sha256(p.read_bytes()).hexdigest(),
+            "sha256": file_sha256(p),
         }
         for p in files
     ]

@@ -9,7 +9,6 @@ files in the settings' `colour_dirs` (colour photographs, e.g. fundus images) go
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -19,6 +18,7 @@ from omegaconf import DictConfig
 
 from radtune.errors import ConfigError, InputRejected, named_as
 from radtune.executor import describe, map_in_order, worker_path
+from radtune.io import file_sha256
 from radtune.pseudonym import pseudonym, resolve_key
 from radtune.records import SPLITS, Record, reject
 from radtune.shards import RecordImage, write_normalized
@@ -78,7 +78,7 @@ def named_by_source(message: str, relative: Path) -> str:
 def input_record(path: Path, raw_dir: Path, key: str) -> Record:
     """What a record says of its input before any decoding: source, digest, image id."""
     relative = path.relative_to(raw_dir)
-    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    sha = file_sha256(path)
     return {
         "source": relative.as_posix(),
         "source_sha256": sha,

@@ -283,6 +283,24 @@ def c_stderr_silenced(active: bool = True) -> Iterator[None]:
         os.close(devnull)
 
 
+def unused_bits_ignored(arr: np.ndarray, unused: int) -> np.ndarray:
+    """``arr`` with the top ``unused`` bits of each value ignored (PS3.5 8.1.1; signed
+    values sign-extended from Bits Stored), as pydicom's ``correct_unused_bits`` does, but
+    its two shifts of every pixel and its copy happen only when some value has such bits
+    set (a min/max look decides; a read-only view of the file's bytes is kept otherwise)."""
+    if arr.dtype.kind not in "iu" or unused <= 0:
+        return arr
+    info = np.iinfo(arr.dtype)
+    if arr.dtype.kind == "i":
+        lo, hi = info.min >> unused, info.max >> unused
+    else:
+        lo, hi = 0, info.max >> unused
+    if arr.size == 0 or (arr.min() >= lo and arr.max() <= hi):
+        return arr
+    arr = np.left_shift(arr, unused)
+    return np.right_shift(arr, unused, out=arr)
+
+
 def first_frame(ds: Dataset, path: Path, frames: int) -> np.ndarray:
     """The first frame's pixel array as pydicom decodes it (colour as RGB; the fastest
     installed decoder, GDCM itself where pydicom's plugins all refuse), pydicom's errors
@@ -292,7 +310,15 @@ def first_frame(ds: Dataset, path: Path, frames: int) -> np.ndarray:
     try:
         plugin = decoding_plugin(tsuid)
         with c_stderr_silenced(tsuid.is_compressed):
-            return pydicom.pixels.pixel_array(ds, index=0 if frames > 1 else None, decoding_plugin=plugin)
+            arr = pydicom.pixels.pixel_array(
+                ds,
+                index=0 if frames > 1 else None,
+                decoding_plugin=plugin,
+                correct_unused_bits=False,
+                view_only=True,
+            )
+        unused = int(ds.BitsAllocated) - int(ds.BitsStored) if "PixelData" in ds and "BitsStored" in ds else 0
+        return unused_bits_ignored(arr, unused)
     except NotImplementedError as e:  # a RuntimeError: first
         raise reject(
             path, f"(0002,0010) Transfer Syntax '{ts_name}' is not supported ({' '.join(str(e).split())})"

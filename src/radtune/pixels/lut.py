@@ -7,7 +7,12 @@ C.11.2.1.2), a VOI LUT's nominal 0 .. 2**bits - 1, and without VOI 0 .. ``identi
 
 The LUT path: stored values of 8/16-bit integer images are bit patterns, so
 :func:`apply_chain` evaluates a chain once over every pattern (:func:`lut_domain`) and looks
-the image up in that table (:func:`unsigned_view`); other dtypes go element-wise.
+the image up in that table (:func:`unsigned_view`); other dtypes go element-wise. A chain
+that is one straight line clipped at both ends (a Rescale with a positive slope, or none,
+and a linear window, or none: most radiographs and every CT) is applied with OpenCV's
+saturating arithmetic instead, ~4x faster than the lookup, and only when that gives the
+table's value for every stored value between the image's minimum and maximum (checked on
+those values: float rounding at exact halves can differ), so the image is the same.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 VOI_FUNCTIONS = ("LINEAR", "LINEAR_EXACT", "SIGMOID")
@@ -109,6 +115,23 @@ class Chain:
         m = apply_modality(stored, self.modality)
         return to_uint8(voi_fraction(m, self.voi, self.identity_max), self.invert)
 
+    def line(self) -> tuple[float, float] | None:
+        """(a, b) such that the chain before the MONOCHROME1 inversion is
+        clip(a * x + b, 0, 255) rounded, or None when it is not one increasing line (a
+        LUT, a sigmoid, a step, a negative slope)."""
+        mod = self.modality if self.modality is not None else Rescale()
+        if not isinstance(mod, Rescale) or mod.slope <= 0:
+            return None
+        if isinstance(self.voi, Window) and self.voi.function in ("LINEAR", "LINEAR_EXACT"):
+            exact = self.voi.function == "LINEAR_EXACT"
+            c, width = (self.voi.center, self.voi.width) if exact else (self.voi.center - 0.5, self.voi.width - 1.0)
+            if width <= 0:
+                return None
+            return 255.0 * mod.slope / width, 255.0 * ((mod.intercept - c) / width + 0.5)
+        if self.voi is None:
+            return 255.0 * mod.slope / self.identity_max, 255.0 * mod.intercept / self.identity_max
+        return None
+
 
 def lut_domain(dtype: np.dtype) -> np.ndarray | None:
     """All stored values of an 8/16-bit integer dtype, ordered by their unsigned bit
@@ -132,4 +155,42 @@ def apply_chain(stored: np.ndarray, chain: Callable[[np.ndarray], np.ndarray]) -
     if domain is None:
         return chain(stored), "elementwise"
     table = chain(domain)
-    return np.take(table, unsigned_view(stored)), f"lut[{len(domain)}]"
+    line = chain.line() if isinstance(chain, Chain) and stored.ndim == 2 else None
+    image = _on_line(stored, line, chain.invert, table) if line is not None else None
+    if image is None:
+        image = np.take(table, unsigned_view(stored))
+    return image, f"lut[{len(domain)}]"
+
+
+def _line_uint8(x: np.ndarray, a: float, b: float) -> np.ndarray | None:
+    """round(clip(a * x + b, 0, 255)) for a 2-D 8/16-bit integer ``x`` with OpenCV's
+    saturating arithmetic: x is shifted by an integer ``floor`` where the line is within
+    half a grey level of 0 and clipped at 0 there, so convertScaleAbs's absolute value and
+    its saturation at 255 do the clipping. None when no such shift exists (a > 1: a window
+    narrower than 255 stored values) or it does not fit the dtype."""
+    info = np.iinfo(x.dtype)
+    floor = int(np.ceil(-b / a - 0.5 / a))  # a * floor + b > -0.5
+    if a * floor + b >= 0.5 or floor > info.max:
+        return None
+    if floor > info.min:
+        x = cv2.subtract(x, floor)  # saturates at 0 for unsigned x
+        if info.min < 0:
+            x = cv2.max(x, 0)
+        b += a * floor
+    elif b <= -0.5:
+        return None
+    return cv2.convertScaleAbs(x, alpha=a, beta=b)
+
+
+def _on_line(stored: np.ndarray, line: tuple[float, float], invert: bool, table: np.ndarray) -> np.ndarray | None:
+    """The chain on ``stored`` through :func:`_line_uint8`, or None unless that gives
+    ``table``'s value for every value from the image's minimum to its maximum."""
+    stored = np.ascontiguousarray(stored, dtype=stored.dtype.newbyteorder("="))
+    lo, hi = cv2.minMaxLoc(stored)[:2]
+    values = np.arange(int(lo), int(hi) + 1).astype(stored.dtype)[None, :]
+    image, check = (_line_uint8(v, *line) for v in (stored, values))
+    if image is None or check is None:
+        return None
+    if invert:
+        image, check = cv2.bitwise_not(image), cv2.bitwise_not(check)
+    return image if np.array_equal(check[0], table[unsigned_view(values[0])]) else None
