@@ -45,10 +45,15 @@ def _uniform_rows(block: np.ndarray) -> np.ndarray:
     ringing corner must not hide the band."""
     skip = int(block.shape[1] * BAND_END_SKIP)
     core = block[:, skip : block.shape[1] - skip]
-    if core.shape[1] == 0:
+    n = core.shape[1]
+    if n == 0:
         return np.ones(block.shape[0], dtype=bool)
-    med = np.median(core, axis=1, keepdims=True)
-    return np.mean(np.abs(core - med) <= BAND_TOL, axis=1) >= BAND_UNIFORM_FRACTION
+    middle = ((n - 1) // 2, n // 2)  # np.median's: their mean is the median
+    part = np.partition(core, middle, axis=1)
+    twice = part[:, middle[0]].astype(np.int32) + part[:, middle[1]]
+    lo, hi = (twice - 2 * BAND_TOL + 1) // 2, (twice + 2 * BAND_TOL) // 2  # median -/+ BAND_TOL, as integers
+    near = (core >= lo[:, None]) & (core <= hi[:, None])
+    return np.count_nonzero(near, axis=1) / n >= BAND_UNIFORM_FRACTION
 
 
 def _peel(block: np.ndarray, chunk: int = 16) -> tuple[int, int]:
