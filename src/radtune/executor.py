@@ -75,8 +75,8 @@ def keep_freed_memory() -> bool:
     """Have glibc's malloc keep freed blocks of up to 32 MB (and 128 MB of free heap) in
     this process instead of handing them back to the system, as a local worker's first
     act. Each image's multi-megabyte arrays then reuse pages already mapped instead of
-    faulting in fresh zeroed ones: ~8 of the ~24 ms a 2K radiograph took here. Peak memory
-    is unchanged (the largest image's arrays). False (nothing done) off glibc."""
+    faulting in fresh zeroed ones (normalize: ~16 instead of ~24 ms per 2K radiograph
+    here). Peak memory stays that of the largest image. False (nothing done) off glibc."""
     try:
         mallopt = ctypes.CDLL("libc.so.6").mallopt
     except (OSError, AttributeError):

@@ -169,7 +169,7 @@ def _line_uint8(x: np.ndarray, a: float, b: float) -> np.ndarray | None:
     its saturation at 255 do the clipping. None when no such shift exists (a > 1: a window
     narrower than 255 stored values) or it does not fit the dtype."""
     info = np.iinfo(x.dtype)
-    floor = int(np.ceil(-b / a - 0.5 / a))  # a * floor + b > -0.5
+    floor = int(np.ceil(-b / a - 0.5 / a))  # the lowest integer with a * floor + b >= -0.5
     if a * floor + b >= 0.5 or floor > info.max:
         return None
     if floor > info.min:
