@@ -381,7 +381,7 @@ def test_straight_line_chains_give_the_tables_values(dtype):
         voi = pixels.Window(center, width, "LINEAR" if i % 5 else "LINEAR_EXACT") if i % 7 else None
         chain = pixels.Chain(modality, voi, bool(i % 3 == 0), identity_max=float(hi))
         table = chain(pixels.lut_domain(arr.dtype))
-        line = lut._on_line(arr, chain.line(), chain.invert, table)
+        line = lut._on_line(arr, chain)
         expected = np.take(table, pixels.unsigned_view(arr))
         taken += line is not None
         assert line is None or np.array_equal(line, expected), (i, chain)

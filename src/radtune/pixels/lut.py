@@ -154,11 +154,9 @@ def apply_chain(stored: np.ndarray, chain: Callable[[np.ndarray], np.ndarray]) -
     domain = lut_domain(stored.dtype)
     if domain is None:
         return chain(stored), "elementwise"
-    table = chain(domain)
-    line = chain.line() if isinstance(chain, Chain) and stored.ndim == 2 else None
-    image = _on_line(stored, line, chain.invert, table) if line is not None else None
+    image = _on_line(stored, chain) if isinstance(chain, Chain) and stored.ndim == 2 else None
     if image is None:
-        image = np.take(table, unsigned_view(stored))
+        image = np.take(chain(domain), unsigned_view(stored))
     return image, f"lut[{len(domain)}]"
 
 
@@ -182,15 +180,19 @@ def _line_uint8(x: np.ndarray, a: float, b: float) -> np.ndarray | None:
     return cv2.convertScaleAbs(x, alpha=a, beta=b)
 
 
-def _on_line(stored: np.ndarray, line: tuple[float, float], invert: bool, table: np.ndarray) -> np.ndarray | None:
-    """The chain on ``stored`` through :func:`_line_uint8`, or None unless that gives
-    ``table``'s value for every value from the image's minimum to its maximum."""
+def _on_line(stored: np.ndarray, chain: Chain) -> np.ndarray | None:
+    """``chain`` on ``stored`` through :func:`_line_uint8`, or None unless the chain is one
+    line (:meth:`Chain.line`) and that gives the chain's own value (the table's) for every
+    value from the image's minimum to its maximum."""
+    line = chain.line()
+    if line is None:
+        return None
     stored = np.ascontiguousarray(stored, dtype=stored.dtype.newbyteorder("="))
     lo, hi = cv2.minMaxLoc(stored)[:2]
     values = np.arange(int(lo), int(hi) + 1).astype(stored.dtype)[None, :]
     image, check = (_line_uint8(v, *line) for v in (stored, values))
     if image is None or check is None:
         return None
-    if invert:
+    if chain.invert:
         image, check = cv2.bitwise_not(image), cv2.bitwise_not(check)
-    return image if np.array_equal(check[0], table[unsigned_view(values[0])]) else None
+    return image if np.array_equal(check[0], chain(values[0])) else None
