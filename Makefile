@@ -35,9 +35,10 @@ gpu-smoke: data   ## on a CUDA host, first: a few QLoRA steps on MedGemma 4B, me
 	$(BIN)/dvc exp run -S model=medgemma_4b -S train=gpu_smoke -S eval.max_samples=8 -S eval.batch_size=4
 
 # --dist loadfile: a module's tests share one worker, so its pipeline fixture is built once
-# (loadgroup's xdist_group marks are silently ignored under pytest 9.2: pytest-xdist#1386)
+# (loadgroup's xdist_group marks are silently ignored under pytest 9.2: pytest-xdist#1386);
+# --no-loadscope-reorder: modules in tests/conftest.py's order, the slow pipeline ones first
 test: venv
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 lint: venv
 	$(BIN)/ruff check .

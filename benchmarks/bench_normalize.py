@@ -25,9 +25,12 @@ Pipelines, each over the same files, one process, output a 512x512 8-bit JPEG:
   window, scaled to 512 wide, JPEG -- dcmtk cannot decode JPEG 2000 (counted as failed);
 * ``MONAI`` (if installed): LoadImage -> ScaleIntensity -> Resize -> Pillow JPEG.
 
-Each pipeline runs in its own process (peak RSS is that process's); images/s and the
-ratios are from this one run. A final table scales the normalize stage's own
-``normalize_to`` from 1 to 2 processes. It never fails on timing.
+Each pipeline runs in its own process pinned to one CPU (``os.sched_setaffinity``; a
+subprocess such as dcmj2pnm inherits it), so "per core" means one core: OpenCV's and
+numpy's own threads cannot borrow the second (unpinned, radtune's INTER_AREA resize ran on
+1.34 cores). Peak RSS is that process's; images/s and the ratios are from this one run. A
+final table scales the normalize stage's own ``normalize_to`` from 1 process on one core to
+2 processes on two. It never fails on timing.
 """
 
 from __future__ import annotations
@@ -214,8 +217,14 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def one_core() -> None:
+    """Pin this process (and what it starts) to the first CPU it may use."""
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
 def _run(name: str, files: list[str], out_dir: str, queue) -> None:
     warnings.simplefilter("ignore")
+    one_core()
     fn = available()[name]
     out = Path(out_dir)
     try:
@@ -279,13 +288,15 @@ def _jobs_run(files: list[str], out_dir: str, jobs: int, queue) -> None:
 
     settings = NormalizeSettings(size=SIZE, window="file", auto_percentiles=(1.0, 99.0), jpeg_quality=95, key="k")
     paths = [Path(f) for f in files]
+    if jobs == 1:
+        one_core()
     t0 = time.perf_counter()
     normalize_to(Path(out_dir), paths, paths[0].parent, settings, jobs)
     queue.put(time.perf_counter() - t0)
 
 
 def jobs_table(files: list[Path], tmp: Path) -> list[str]:
-    """normalize_to (the stage's own pool) with 1 and 2 processes on the same files."""
+    """normalize_to (the stage's own pool): 1 process on one core, 2 processes on two."""
     ctx = mp.get_context("spawn")
     secs = {}
     for jobs in (1, 2):
@@ -309,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown := set(kinds) - set(KINDS):
         ap.error(f"--kinds: unknown {sorted(unknown)}; choose from {', '.join(KINDS)}")
     warnings.simplefilter("ignore")
-    out = [f"## normalize throughput, one core per pipeline, {time.strftime('%Y-%m-%d')}", ""]
+    out = [f"## normalize throughput, one core per pipeline (pinned), {time.strftime('%Y-%m-%d')}", ""]
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         for kind in kinds:

@@ -66,7 +66,7 @@ def test_dask_gives_the_local_records_and_bytes(
         monkeypatch.chdir(tmp_path)  # relative paths, as a stage gets them; the workers started elsewhere
         rel, rel_raw = [Path(os.path.relpath(f)) for f in files], Path(os.path.relpath(raw))
         normalize_to(Path("out"), rel, rel_raw, SETTINGS, 1, "dask", c.scheduler_address)
-        assert "normalize_one" in c.scheduler.task_prefixes  # the work ran on the cluster's workers
+        assert "normalize_item" in c.scheduler.task_prefixes  # the work ran on the cluster's workers
     on_dask = read_records(tmp_path / "out/records.json")
     assert on_dask == records
     assert [r["source"] for r in on_dask] == [f.relative_to(raw).as_posix() for f in files]  # input order
@@ -150,6 +150,18 @@ def test_local_workers_keep_freed_memory(jobs: int) -> None:
     """Every local worker (this process for jobs 1) has glibc keep freed blocks (mallopt
     said yes) before its first item."""
     assert list(executor.map_in_order(_memory_kept, [0, 1], jobs=jobs, on_error=lambda i, e: e)) == [True, True]
+
+
+def _opencv_threads(_: int) -> int:
+    import cv2
+
+    return cv2.getNumThreads()
+
+
+def test_pool_workers_share_the_cores_with_opencv() -> None:
+    """Two local workers each let OpenCV use half the cores (not all of them each)."""
+    share = max(1, executor.cores() // 2)
+    assert list(executor.map_in_order(_opencv_threads, [0, 1, 2], jobs=2, on_error=lambda i, e: e)) == [share] * 3
 
 
 def test_no_scheduler_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,6 +12,7 @@ item. A ConfigError (a setting, not the item) stops the stage."""
 from __future__ import annotations
 
 import ctypes
+import os
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from functools import cache, partial
 from multiprocessing import get_context
@@ -124,8 +125,26 @@ def map_in_order(
         outcomes.close()
 
 
+def cores() -> int:
+    """The CPUs this process may run on (its affinity, not the machine's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def start_worker(threads: int) -> None:
+    """A local pool worker's set-up: keep freed memory, and let OpenCV's own parallel loops
+    (INTER_AREA resize, filters) use only this worker's share of the cores. With OpenCV's
+    default of one thread per core, `jobs` workers would run `jobs` x cores threads that
+    preempt each other (2 jobs on 2 cores: 1.7-1.8x one job instead of ~1.9x). Thread
+    counts do not change OpenCV's results."""
+    import cv2
+
+    keep_freed_memory()
+    cv2.setNumThreads(threads)
+
+
 def _on_pool(fn: Callable[[T], R], items: Sequence[T], jobs: int) -> Generator[tuple[bool, Any], None, None]:
-    with get_context("spawn").Pool(jobs, initializer=keep_freed_memory) as pool:
+    threads = max(1, cores() // jobs)
+    with get_context("spawn").Pool(jobs, initializer=start_worker, initargs=(threads,)) as pool:
         yield from pool.imap(partial(_attempt, fn), items, chunksize=4)
 
 

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from radtune.io import file_sha256, write_json
+from radtune.errors import ConfigError
+from radtune.io import file_sha256, read_json, write_json
+
+INVENTORY = "inventory.json"
 
 
 def inventory(raw_dir: Path) -> dict:
@@ -31,6 +34,26 @@ def inventory(raw_dir: Path) -> dict:
 def write_inventory(raw_dir: Path, out_dir: Path) -> dict:
     """`<out_dir>/inventory.json` of `raw_dir`, and its summary line."""
     inv = inventory(Path(raw_dir))
-    write_json(Path(out_dir) / "inventory.json", inv)
+    write_json(Path(out_dir) / INVENTORY, inv)
     print(f"fetch: {inv['files']} local inputs ({inv['bytes'] / 1e6:.0f} MB) in the inventory")
     return inv
+
+
+class Digests:
+    """The SHA-256 fetch took of each raw file (`<fetched>/inventory.json`), for the stages
+    after it: the raw folder is hashed once per run, by fetch. ``digest(path)`` refuses a
+    file the inventory does not describe (not listed, or another size): the inventory is
+    older than the raw folder, which `dvc repro` never lets happen (fetch reruns first)."""
+
+    def __init__(self, fetched: Path, raw_dir: Path):
+        self.source = Path(fetched) / INVENTORY
+        self.raw_dir = Path(raw_dir)
+        self.entries = {e["path"]: (e["size"], e["sha256"]) for e in read_json(self.source)["entries"]}
+
+    def digest(self, path: Path) -> str:
+        relative = Path(path).relative_to(self.raw_dir).as_posix()
+        size, sha = self.entries.get(relative, (None, None))
+        if size != Path(path).stat().st_size:
+            why = "is not in it" if sha is None else "has another size now"
+            raise ConfigError(f"{self.source}: older than the raw folder ({relative} {why}); rerun fetch (`dvc repro`)")
+        return sha

@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 
 from radtune.errors import ConfigError, InputRejected, named_as
 from radtune.executor import describe, map_in_order, worker_path
+from radtune.inventory import Digests
 from radtune.io import file_sha256
 from radtune.pseudonym import pseudonym, resolve_key
 from radtune.records import SPLITS, Record, reject
@@ -75,10 +76,11 @@ def named_by_source(message: str, relative: Path) -> str:
     return named_as(message, relative, relative.as_posix())
 
 
-def input_record(path: Path, raw_dir: Path, key: str) -> Record:
-    """What a record says of its input before any decoding: source, digest, image id."""
+def input_record(path: Path, raw_dir: Path, key: str, sha256: str | None = None) -> Record:
+    """What a record says of its input before any decoding: source, digest (``sha256`` when
+    fetch's inventory has it, else computed here), image id."""
     relative = path.relative_to(raw_dir)
-    sha = file_sha256(path)
+    sha = sha256 or file_sha256(path)
     return {
         "source": relative.as_posix(),
         "source_sha256": sha,
@@ -90,12 +92,13 @@ def input_record(path: Path, raw_dir: Path, key: str) -> Record:
     }
 
 
-def normalize_one(path: Path, raw_dir: Path, s: NormalizeSettings) -> RecordImage:
-    """Render one input: its record and its image as JPEG bytes."""
+def normalize_one(path: Path, raw_dir: Path, s: NormalizeSettings, sha256: str | None = None) -> RecordImage:
+    """Render one input (whose digest is ``sha256`` when known): its record and its image
+    as JPEG bytes."""
     from radtune.imaging import encode_image
     from radtune.render import render_colour_file, render_file
 
-    record = input_record(path, raw_dir, s.key)
+    record = input_record(path, raw_dir, s.key, sha256)
     relative, sha = path.relative_to(raw_dir), record["source_sha256"]
     try:
         if relative.parts[0] in s.colour_dirs:
@@ -130,10 +133,17 @@ def normalize_one(path: Path, raw_dir: Path, s: NormalizeSettings) -> RecordImag
     }, encode_image(r.image, "jpg", s.jpeg_quality)
 
 
-def failed_one(path: Path, exc: Exception, raw_dir: Path, s: NormalizeSettings) -> RecordImage:
+def _normalize_item(item: tuple[Path, str | None], raw_dir: Path, s: NormalizeSettings) -> RecordImage:
+    """:func:`normalize_one` of one (path, known digest) input (`radtune.executor` maps items)."""
+    path, sha256 = item
+    return normalize_one(path, raw_dir, s, sha256)
+
+
+def failed_one(item: tuple[Path, str | None], exc: Exception, raw_dir: Path, s: NormalizeSettings) -> RecordImage:
     """The record of an input whose work failed outside the decoder (its worker raised or died)."""
+    path, sha = item
     relative = path.relative_to(raw_dir).as_posix()
-    return reject(input_record(path, raw_dir, s.key), STAGE, f"{relative}: {describe(exc)}"), None
+    return reject(input_record(path, raw_dir, s.key, sha), STAGE, f"{relative}: {describe(exc)}"), None
 
 
 def normalize_all(
@@ -143,14 +153,17 @@ def normalize_all(
     jobs: int,
     executor: str = "local",
     address: str | None = None,
+    digests: Digests | None = None,
 ) -> Iterator[RecordImage]:
     """normalize_one over all files, yielded in input order as they are done, with a
     progress bar: in `jobs` local processes, or on the Dask cluster at `address`
-    (`radtune.executor`), whose workers read the inputs on storage shared with this machine."""
+    (`radtune.executor`), whose workers read the inputs on storage shared with this machine.
+    Each file's SHA-256 comes from `digests` (fetch's inventory) when given."""
+    items = [(worker_path(f, executor), digests.digest(f) if digests else None) for f in files]
     raw_dir = worker_path(raw_dir, executor)
     return map_in_order(
-        partial(normalize_one, raw_dir=raw_dir, s=s),
-        [worker_path(f, executor) for f in files],
+        partial(_normalize_item, raw_dir=raw_dir, s=s),
+        items,
         on_error=partial(failed_one, raw_dir=raw_dir, s=s),
         jobs=jobs,
         executor=executor,
@@ -168,18 +181,23 @@ def normalize_to(
     jobs: int,
     executor: str = "local",
     address: str | None = None,
+    digests: Digests | None = None,
 ) -> Tally:
     """The normalize stage: `normalize_all`, its log, its records streamed to
     `out/records.json` and its images to `out/images/` shards (memory does not grow with
     the number of images); returns the counts."""
     files = sorted(files, key=lambda f: f.relative_to(raw_dir).as_posix())  # records.json's order
-    return write_normalized(out, normalize_all(files, raw_dir, s, jobs, executor, address), ".jpg", STAGE)
+    results = normalize_all(files, raw_dir, s, jobs, executor, address, digests)
+    return write_normalized(out, results, ".jpg", STAGE)
 
 
-def run_stage(p: DictConfig, raw: Path, out: Path, exclude: set[str], colour_dirs: tuple[str, ...] = ()) -> Tally:
+def run_stage(
+    p: DictConfig, raw: Path, fetched: Path, out: Path, exclude: set[str], colour_dirs: tuple[str, ...] = ()
+) -> Tally:
     """A variant's normalize stage over every file under `raw` but the `exclude` names
     (its labels / annotation files), with `p.dataset.normalize`'s settings, into
-    `out/images/` (shards) and `out/records.json`."""
+    `out/images/` (shards) and `out/records.json`; the files' digests come from fetch's
+    inventory in `fetched`."""
     n = p.dataset.normalize
     settings = NormalizeSettings(
         size=n.size,
@@ -189,4 +207,5 @@ def run_stage(p: DictConfig, raw: Path, out: Path, exclude: set[str], colour_dir
         key=resolve_key(p.dataset.pseudonym),
         colour_dirs=colour_dirs,
     )
-    return normalize_to(out, list_inputs(raw, exclude), raw, settings, p.jobs, p.executor, p.dask_scheduler)
+    files, digests = list_inputs(raw, exclude), Digests(fetched, raw)
+    return normalize_to(out, files, raw, settings, p.jobs, p.executor, p.dask_scheduler, digests)

@@ -24,6 +24,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from radtune.quality.measures import gradient
+
 #: a border row/column is a uniform band when this fraction of it is within BAND_TOL of its median
 BAND_UNIFORM_FRACTION = 0.97
 BAND_TOL = 6
@@ -102,10 +104,7 @@ def flat(image: np.ndarray) -> np.ndarray:
     """Pixels where the image, smoothed with a Gaussian of FLAT_SMOOTH pixels (which tames
     pixel noise and JPEG ringing), changes by at most FLAT_GRADIENT grey levels per pixel:
     plateaus and gentle ramps (the heel effect), not edges."""
-    smooth = cv2.GaussianBlur(image.astype(np.float32), (0, 0), FLAT_SMOOTH)
-    gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3)
-    gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3)
-    return cv2.magnitude(gx, gy) / 8.0 <= FLAT_GRADIENT
+    return gradient(cv2.GaussianBlur(image.astype(np.float32), (0, 0), FLAT_SMOOTH)) <= FLAT_GRADIENT
 
 
 def background(image: np.ndarray, field: np.ndarray) -> np.ndarray:

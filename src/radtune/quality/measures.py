@@ -10,8 +10,9 @@ from radtune.pixels.histogram import weighted_percentiles
 
 #: percentiles that bound the anatomy's value spread (robust to a few outliers)
 SPREAD_PERCENTILES = (1.0, 99.0)
-# Immerkaer's kernel: difference of two Laplacians, blind to planes and ramps
-_IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float64)
+# Immerkaer's kernel: difference of two Laplacians, blind to planes and ramps. Integer
+# weights on 8-bit values give integers within +-16 x 255: filtered into int16, exactly
+_IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
 _NOISE_MIN_PIXELS = 64
 #: edges: the steepest EDGE_TOP_FRACTION of the anatomy's pixels, step height taken
 #: within EDGE_REACH pixels (a step blurred up to sigma ~5 px fits), EDGE_QUANTILE of widths
@@ -78,8 +79,8 @@ def noise_sigma(image: np.ndarray, mask: np.ndarray) -> float:
     inner = _inner(mask)
     if not inner.any():
         return 0.0
-    conv = cv2.filter2D(image.astype(np.float64), cv2.CV_64F, _IMMERKAER, borderType=cv2.BORDER_REPLICATE)
-    return float(np.sqrt(np.pi / 2.0) * np.abs(conv[inner]).mean() / 6.0)
+    conv = cv2.filter2D(image, cv2.CV_16S, _IMMERKAER, borderType=cv2.BORDER_REPLICATE)
+    return float(np.sqrt(np.pi / 2.0) * np.abs(conv[inner]).mean(dtype=np.float64) / 6.0)
 
 
 def display_spread(image: np.ndarray, mask: np.ndarray) -> float:
@@ -101,12 +102,27 @@ def edge_width(image: np.ndarray, mask: np.ndarray) -> float:
     inner = _inner(mask)
     if not inner.any():
         return 0.0
-    x = image.astype(np.float32)
-    grad = cv2.magnitude(cv2.Sobel(x, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(x, cv2.CV_32F, 0, 1, ksize=3)) / 8.0
+    grad = gradient(image)
     cut = float(np.quantile(grad[inner], 1.0 - EDGE_TOP_FRACTION))
     steep = inner & (grad >= cut) & (grad > 0)
     if not steep.any():
         return 0.0
     kernel = np.ones((2 * EDGE_REACH + 1, 2 * EDGE_REACH + 1), np.uint8)
-    step = cv2.dilate(image, kernel).astype(np.float32) - cv2.erode(image, kernel).astype(np.float32)
-    return float(np.quantile(step[steep] / (grad[steep] * np.sqrt(2.0 * np.pi)), EDGE_QUANTILE))
+    step = cv2.subtract(cv2.dilate(image, kernel), cv2.erode(image, kernel))[steep].astype(np.float32)
+    return float(np.quantile(step / (grad[steep] * np.sqrt(2.0 * np.pi)), EDGE_QUANTILE))
+
+
+def gradient(image: np.ndarray) -> np.ndarray:
+    """|3x3 Sobel gradient| / 8 (grey levels per pixel), float32, of a uint8 or float32 image.
+
+    Computed as sqrt(gx*gx + gy*gy) with numpy, whose float32 arithmetic is IEEE's
+    element by element, not with cv2.magnitude: its SIMD square root is not correctly
+    rounded and is taken or not depending on where the arrays lie in memory (their 64-byte
+    alignment), so the same image gave values 1 ulp apart from one run to the next. On a
+    uint8 image the derivatives are exact integers (int16 from OpenCV, |value| <= 4 x 255)
+    and their squared sum is exact in float32 (< 2**24)."""
+    depth = cv2.CV_16S if image.dtype == np.uint8 else cv2.CV_32F
+    gx, gy = (cv2.Sobel(image, depth, dx, 1 - dx, ksize=3).astype(np.float32, copy=False) for dx in (1, 0))
+    squared = gx * gx
+    squared += gy * gy
+    return np.sqrt(squared, out=squared) / np.float32(8.0)

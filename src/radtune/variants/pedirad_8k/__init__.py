@@ -51,7 +51,7 @@ class Pedirad8k(Variant):
     def normalize(self, p: DictConfig, *, raw: Path, fetched: Path, out: Path) -> None:
         from radtune.variants.pedirad_8k.stages import normalize
 
-        normalize(p, raw=raw, out=out)
+        normalize(p, raw=raw, fetched=fetched, out=out)
 
     def annotate(self, p: DictConfig, *, raw: Path, fetched: Path, normalized: Path, out: Path) -> None:
         from radtune.variants.pedirad_8k.stages import annotate

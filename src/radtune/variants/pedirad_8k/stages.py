@@ -32,9 +32,9 @@ from radtune.variants.pedirad_8k.conflicts import image_digests
 from radtune.variants.pedirad_8k.labelcsv import csv_report, read_labels_csv
 
 
-def normalize(p: DictConfig, *, raw: Path, out: Path) -> None:
+def normalize(p: DictConfig, *, raw: Path, fetched: Path, out: Path) -> None:
     labels_csv = p.dataset.annotate.labels_csv
-    run_stage(p, raw, out, exclude={labels_csv} if labels_csv else set())
+    run_stage(p, raw, fetched, out, exclude={labels_csv} if labels_csv else set())
 
 
 def annotate(p: DictConfig, *, raw: Path, normalized: Path, out: Path) -> None:

@@ -55,7 +55,7 @@ class PediradCustom(Variant):
     def normalize(self, p: DictConfig, *, raw: Path, fetched: Path, out: Path) -> None:
         from .stages import normalize
 
-        normalize(p, raw=raw, out=out)
+        normalize(p, raw=raw, fetched=fetched, out=out)
 
     def annotate(self, p: DictConfig, *, raw: Path, fetched: Path, normalized: Path, out: Path) -> None:
         from .stages import annotate

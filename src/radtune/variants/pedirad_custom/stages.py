@@ -47,8 +47,9 @@ def annotation_files(raw: Path) -> set[str]:
     return {f.path.relative_to(raw).as_posix() for f in find_annotation_files(raw)}
 
 
-def normalize(p: DictConfig, *, raw: Path, out: Path) -> None:
-    run_stage(p, raw, out, exclude=annotation_files(raw), colour_dirs=tuple(p.dataset.normalize.colour_tasks))
+def normalize(p: DictConfig, *, raw: Path, fetched: Path, out: Path) -> None:
+    colour_dirs = tuple(p.dataset.normalize.colour_tasks)
+    run_stage(p, raw, fetched, out, exclude=annotation_files(raw), colour_dirs=colour_dirs)
 
 
 def annotate(p: DictConfig, *, raw: Path, normalized: Path, out: Path) -> None:
