@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from radtune.errors import ConfigError
-from radtune.inventory import Digests, write_inventory
+from radtune.inventory import Digests, inventory, write_inventory
 from radtune.io import file_sha256
 from radtune.normalize import NormalizeSettings, list_inputs, normalize_to
 from radtune.records import read_records
@@ -46,3 +46,7 @@ def test_an_inventory_older_than_the_raw_folder_is_refused(raw: Path, tmp_path: 
         digests.digest(first)
     with pytest.raises(ConfigError, match=r"\(late.dcm is not in it\); rerun fetch"):
         normalize_to(tmp_path / "out", list_inputs(raw, {"labels.csv"}), raw, SETTINGS, jobs=1, digests=digests)
+
+
+def test_the_inventory_hashed_in_two_processes_is_the_same(raw: Path) -> None:
+    assert inventory(raw, jobs=2) == inventory(raw, jobs=1)

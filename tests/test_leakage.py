@@ -99,3 +99,27 @@ def test_leak_lines_name_the_input_files():
     lines = leak_messages(_report(recs), names)
     assert "patient Pabc appears in train and val (2 images: train/a.dcm, val/b.dcm)" in lines
     assert "identical pixels in train and val: images img20 (train/a.dcm), img21 (val/b.dcm)" in lines
+
+
+def test_fingerprints_read_in_two_processes_equal_one(tmp_path):
+    """leakage-check reads the published images in `jobs` processes: same records, same
+    thumbnails, same order; an unreadable image still stops it, naming the file."""
+    import cv2
+    import pytest
+
+    from radtune.errors import ConfigError
+    from radtune.leakage import fingerprint
+
+    rng = np.random.default_rng(3)
+    annotations = []
+    for i in range(9):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), rng.integers(0, 256, (48, 40), dtype=np.uint8))
+        annotations.append({"image_id": f"i{i}", "image_path": f"{i}.png", "split": "train"})
+    one, thumbs_one = fingerprint(annotations, tmp_path, jobs=1)
+    two, thumbs_two = fingerprint(annotations, tmp_path, jobs=2)
+    assert two == one and [r["image_id"] for r in two] == [f"i{i}" for i in range(9)]
+    assert thumbs_two.keys() == thumbs_one.keys()
+    assert all(np.array_equal(thumbs_two[k], thumbs_one[k]) for k in thumbs_one)
+    (tmp_path / "4.png").write_bytes(b"not an image")
+    with pytest.raises(ConfigError, match=r"4\.png: image listed in the annotations cannot be read"):
+        fingerprint(annotations, tmp_path, jobs=2)

@@ -85,6 +85,11 @@ def keep_freed_memory() -> bool:
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
 
 
+def reraise(item: Any, exc: Exception) -> Any:
+    """`map_in_order`'s on_error for work without per-item failures: the stage stops."""
+    raise exc
+
+
 def _attempt(fn: Callable[[T], R], item: T) -> tuple[bool, Any]:
     """(True, fn(item)) or (False, the exception): a local worker hands a failure back."""
     try:

@@ -5,24 +5,27 @@ it is the whole of fetch. The stages after fetch depend on the raw folder throug
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from radtune.errors import ConfigError
+from radtune.executor import map_in_order, reraise
 from radtune.io import file_sha256, read_json, write_json
 
 INVENTORY = "inventory.json"
 
 
-def inventory(raw_dir: Path) -> dict:
+def _entry(path: Path, raw_dir: Path) -> dict:
+    return {"path": path.relative_to(raw_dir).as_posix(), "size": path.stat().st_size, "sha256": file_sha256(path)}
+
+
+def inventory(raw_dir: Path, jobs: int = 1) -> dict:
+    """Every file under `raw_dir` with its size and SHA-256 (hashed in `jobs` local processes)."""
     files = sorted(p for p in raw_dir.rglob("*") if p.is_file())
-    entries = [
-        {
-            "path": p.relative_to(raw_dir).as_posix(),
-            "size": p.stat().st_size,
-            "sha256": file_sha256(p),
-        }
-        for p in files
-    ]
+    hashed = map_in_order(
+        partial(_entry, raw_dir=raw_dir), files, on_error=reraise, jobs=jobs, desc="fetch", unit="file"
+    )
+    entries = list(hashed)
     return {
         "source": "the local raw folder",
         "files": len(entries),
@@ -31,9 +34,9 @@ def inventory(raw_dir: Path) -> dict:
     }
 
 
-def write_inventory(raw_dir: Path, out_dir: Path) -> dict:
+def write_inventory(raw_dir: Path, out_dir: Path, jobs: int = 1) -> dict:
     """`<out_dir>/inventory.json` of `raw_dir`, and its summary line."""
-    inv = inventory(Path(raw_dir))
+    inv = inventory(Path(raw_dir), jobs)
     write_json(Path(out_dir) / INVENTORY, inv)
     print(f"fetch: {inv['files']} local inputs ({inv['bytes'] / 1e6:.0f} MB) in the inventory")
     return inv

@@ -9,14 +9,15 @@ from __future__ import annotations
 import sys
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from functools import partial
 from itertools import combinations
 from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from radtune.errors import ConfigError
+from radtune.executor import map_in_order, reraise
 from radtune.fingerprint import correlation, hamming_matrix, phash, pixel_sha256, thumbnail
 from radtune.io import write_json
 from radtune.records import SPLITS, Record, ok
@@ -63,16 +64,25 @@ def exact_duplicates(records: list[Record]) -> list[dict]:
     ]
 
 
-def fingerprint(annotations: list[Record], data_dir: Path) -> tuple[list[Record], dict[str, np.ndarray]]:
+def _fingerprint_one(image_path: str, data_dir: Path) -> tuple[str, str, np.ndarray]:
+    """(pixel_sha256, phash, thumbnail) of one published image."""
+    image = cv2.imread(str(data_dir / image_path), cv2.IMREAD_GRAYSCALE)
+    if image is None:
+        raise ConfigError(f"{data_dir / image_path}: image listed in the annotations cannot be read")
+    return pixel_sha256(image), phash(image), thumbnail(image)
+
+
+def fingerprint(annotations: list[Record], data_dir: Path, jobs: int = 1) -> tuple[list[Record], dict[str, np.ndarray]]:
     """The annotation records with pixel_sha256 and phash of their image, and the images'
-    thumbnails by image_id. An image that cannot be read is a ConfigError naming it."""
+    thumbnails by image_id (read in `jobs` local processes). An image that cannot be read
+    is a ConfigError naming it."""
+    work = partial(_fingerprint_one, data_dir=data_dir)
+    paths = [r["image_path"] for r in annotations]
+    prints = map_in_order(work, paths, on_error=reraise, jobs=jobs, desc="leakage-check", unit="img")
     records, thumbs = [], {}
-    for r in tqdm(annotations, desc="leakage-check", unit="img"):
-        image = cv2.imread(str(data_dir / r["image_path"]), cv2.IMREAD_GRAYSCALE)
-        if image is None:
-            raise ConfigError(f"{data_dir / r['image_path']}: image listed in the annotations cannot be read")
-        records.append({**r, "status": "ok", "pixel_sha256": pixel_sha256(image), "phash": phash(image)})
-        thumbs[r["image_id"]] = thumbnail(image)
+    for (sha, ph, thumb), r in zip(prints, annotations, strict=True):
+        records.append({**r, "status": "ok", "pixel_sha256": sha, "phash": ph})
+        thumbs[r["image_id"]] = thumb
     return records, thumbs
 
 
@@ -158,13 +168,20 @@ def leak_messages(report: dict, names: Mapping[str, str] | None = None) -> list[
 
 
 def check_published(
-    published: list[Record], data_dir: Path, leak: Mapping, report: Path, names: Mapping[str, str], scope: str = ""
+    published: list[Record],
+    data_dir: Path,
+    leak: Mapping,
+    report: Path,
+    names: Mapping[str, str],
+    scope: str = "",
+    jobs: int = 1,
 ) -> bool:
     """The leakage-check of a published dataset (its annotation records, images under
     `data_dir`; `leak`: phash_max_distance, near_duplicate_min_correlation): write `report`,
     print one `LEAK:` line per leak (`names`: image_id -> input file) and the summary line
-    (`scope`, e.g. " over 3 tasks", after the patient count); True when it passed."""
-    records, thumbs = fingerprint(published, data_dir)
+    (`scope`, e.g. " over 3 tasks", after the patient count); True when it passed. The
+    images are read in `jobs` local processes."""
+    records, thumbs = fingerprint(published, data_dir, jobs)
     result = leakage_report(records, leak["phash_max_distance"], leak["near_duplicate_min_correlation"], thumbs)
     write_json(report, result)
     for line in leak_messages(result, names):

@@ -44,7 +44,7 @@ class CtV4(Variant):
         from radtune.inventory import write_inventory
         from radtune.variants.ct_v4.stages import stage_fetch
 
-        write_inventory(raw, out)
+        write_inventory(raw, out, p.jobs)
         stage_fetch(p.dataset, raw_dir=raw, out_dir=out, executor=p.executor, address=p.dask_scheduler)
 
     def normalize(self, p: DictConfig, *, raw: Path, fetched: Path, out: Path) -> None:

@@ -46,7 +46,7 @@ class Pedirad8k(Variant):
     def fetch(self, p: DictConfig, *, raw: Path, out: Path) -> None:
         from radtune.inventory import write_inventory
 
-        write_inventory(raw, out)
+        write_inventory(raw, out, p.jobs)
 
     def normalize(self, p: DictConfig, *, raw: Path, fetched: Path, out: Path) -> None:
         from radtune.variants.pedirad_8k.stages import normalize

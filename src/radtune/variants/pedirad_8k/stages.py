@@ -93,4 +93,4 @@ def augment(
 def leakage_check(p: DictConfig, *, data_dir: Path, final: Final, report: Path) -> bool:
     published = [r for s in SPLITS for r in read_json(final[1] / f"{s}_annotations.json")]
     names = source_names(published, read_json(final[2]))
-    return check_published(published, data_dir, p.dataset.leakage, report, names)
+    return check_published(published, data_dir, p.dataset.leakage, report, names, jobs=p.jobs)

@@ -103,4 +103,5 @@ def augment(
 def leakage_check(p: DictConfig, *, data_dir: Path, final: Final, report: Path) -> bool:
     published = published_records(final[1])
     names = source_names(published, read_json(final[2]))
-    return check_published(published, data_dir, p.dataset.leakage, report, names, f" over {len(TASKS)} tasks")
+    scope = f" over {len(TASKS)} tasks"
+    return check_published(published, data_dir, p.dataset.leakage, report, names, scope, p.jobs)
