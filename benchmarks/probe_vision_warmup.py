@@ -10,8 +10,10 @@ features (what the warm-up heads see) of train and reports them on val (never te
 
   bone age     ridge regression, image features only, and features + chronological age
   fracture, fracture_type, location   logistic regression (type and location on fractures)
+  ROP (stage > 0), zone, plus disease  logistic regression (zone on the eyes with ROP)
 
-Run after export-jsonl (pedirad_8k by default), from the repository root; settings are
+Run after export-jsonl (pedirad_8k by default; `--data-dir data/pedirad-custom` for the
+multi-task set), from the repository root; settings are
 OmegaConf dotted overrides of conf/model/tiny_gemma3.yaml and conf/train/lora.yaml:
 
     .venv/bin/python benchmarks/probe_vision_warmup.py
@@ -25,6 +27,13 @@ wide 26.2), against 19.0 for a ridge on the raw 32x32 pixels and 5.21 for the CN
 the warm-up's bone-age training loss stays at 0.74-0.86 (standardised MSE), i.e. the tower
 does not fit even the train split. Type and location on fractures: at or below the
 train-majority answer. The tower, not the language model, is what lacks the signal.
+
+pedirad_custom (`--data-dir data/pedirad-custom`, committed sample, 20 warm-up epochs), val:
+ROP (stage > 0) 0.852 against 0.586 for the majority answer, zone on ROP eyes 0.830 against
+0.604, plus 0.922 against 0.914, fracture 0.921 against 0.513; bone age image only 18.2,
+image + age 6.91, chronological 6.92. There the tower does see ROP and its zone, while the
+trained model (vision tower trained on during LoRA, the recipe then) answered "no ROP" for
+most eyes with ROP (val ROP AUC 0.64): what led to freezing the tower after the warm-up.
 """
 
 from __future__ import annotations
@@ -50,6 +59,17 @@ from radtune.train.loop import augment
 from radtune.train.run import tokenizer_texts
 
 ALPHAS = np.logspace(-3, 3, 13)
+
+
+#: (name, does the field apply to this answer, its label): the categorical answers probed
+CATEGORICAL = (
+    ("fracture", lambda a: "fracture" in a, lambda a: a.get("fracture")),
+    ("fracture_type on fractures", lambda a: a.get("fracture") is True, lambda a: a.get("fracture_type")),
+    ("location on fractures", lambda a: a.get("fracture") is True, lambda a: a.get("location")),
+    ("ROP (stage > 0)", lambda a: "stage" in a, lambda a: (a.get("stage") or 0) > 0),
+    ("zone on ROP", lambda a: a.get("zone") is not None, lambda a: a.get("zone")),
+    ("plus disease", lambda a: "plus_disease" in a, lambda a: a.get("plus_disease")),
+)
 
 
 def prompt_age(row: dict) -> float:
@@ -106,26 +126,24 @@ def main(argv: list[str] | None = None) -> int:
     y_val = np.array([a.get("bone_age_months", np.nan) for a in a_val], dtype=float)
     t, v = ~np.isnan(y_train), ~np.isnan(y_val)
     if t.any() and v.any():
-        age_t = np.array([prompt_age(r) for r in train_rows])[t]
-        age_v = np.array([prompt_age(r) for r in val_rows])[v]
+        age_t = np.array([prompt_age(r) for r, keep in zip(train_rows, t) if keep])
+        age_v = np.array([prompt_age(r) for r, keep in zip(val_rows, v) if keep])
         image_only = RidgeCV(alphas=ALPHAS).fit(f_train[t], y_train[t]).predict(f_val[v])
         with_age = RidgeCV(alphas=ALPHAS).fit(np.c_[f_train[t], age_t], y_train[t]).predict(np.c_[f_val[v], age_v])
         print(
             f"bone age, val MAE (months): image only {np.abs(image_only - y_val[v]).mean():.2f}, "
             f"image + age {np.abs(with_age - y_val[v]).mean():.2f}, chronological {np.abs(age_v - y_val[v]).mean():.2f}"
         )
-    for key in ("fracture", "fracture_type", "location"):
-        t = np.array([key in a if key == "fracture" else a.get("fracture") is True for a in a_train])
-        v = np.array([key in a if key == "fracture" else a.get("fracture") is True for a in a_val])
-        y_t = np.array([json.dumps(a.get(key)) for a in a_train])[t]
-        y_v = np.array([json.dumps(a.get(key)) for a in a_val])[v]
+    for name, applies, label in CATEGORICAL:
+        t, v = np.array([applies(a) for a in a_train]), np.array([applies(a) for a in a_val])
+        y_t = np.array([json.dumps(label(a)) for a in a_train])[t]
+        y_v = np.array([json.dumps(label(a)) for a in a_val])[v]
         if len(set(y_t)) < 2 or not v.any():
             continue
         predicted = LogisticRegression(max_iter=3000).fit(f_train[t], y_t).predict(f_val[v])
         labels, counts = np.unique(y_t, return_counts=True)
-        cases = "" if key == "fracture" else " on fractures"
         print(
-            f"{key}, val accuracy{cases}: probe {(predicted == y_v).mean():.3f}, "
+            f"{name}, val accuracy: probe {(predicted == y_v).mean():.3f}, "
             f"train majority {(y_v == labels[counts.argmax()]).mean():.3f} (n {v.sum()})"
         )
     return 0

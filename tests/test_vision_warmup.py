@@ -78,3 +78,22 @@ def test_warmup_trains_only_the_vision_side_and_separates_fractures(tmp_path):
     assert changed and all(is_vision(n) for n in changed)
     assert any("vision_tower" in n for n in changed) and any("multi_modal_projector" in n for n in changed)
     assert {n: p.requires_grad for n, p in model.named_parameters()} == grads
+
+
+@pytest.mark.parametrize("vision_lr", [0, 5e-4])
+def test_stage_two_freezes_the_warmed_up_modules_at_vision_learning_rate_0(tmp_path, vision_lr):
+    """`train.vision_learning_rate: 0` (the lora recipe): LoRA trains the language model while
+    the warmed-up vision tower and projector (saved with the adapter) stay as they are."""
+    from transformers import AutoModelForImageTextToText
+
+    from radtune.train.loop import apply_lora, param_groups
+
+    exported_base(tmp_path, {"train": 4, "val": 2, "test": 2}, OmegaConf.to_container(compose_params().model))
+    cfg = OmegaConf.to_container(OmegaConf.load(CONF / "train" / "lora.yaml"))
+    cfg["vision_learning_rate"] = vision_lr
+    model = apply_lora(AutoModelForImageTextToText.from_pretrained(tmp_path / "base"), cfg, seed=0)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    saved = {n for n in trainable if ".modules_to_save." in n}
+    assert any("lora_" in n for n in trainable)
+    assert bool(saved) == (vision_lr > 0)
+    assert len(param_groups(model, cfg)) == (2 if vision_lr > 0 else 1)

@@ -183,7 +183,7 @@ _GROUPS: dict[str, Rules] = {
 }
 # keys present only in some recipes / models: checked when present
 _OPTIONAL: Rules = {
-    "train.vision_learning_rate": ((*_NUM, _NONE), lambda v: v is None or v > 0, "null or a number > 0"),
+    "train.vision_learning_rate": ((*_NUM, _NONE), lambda v: v is None or v >= 0, "null or a number >= 0 (0: frozen)"),
     "train.vision_weight_decay": ((*_NUM, _NONE), lambda v: v is None or v >= 0, "null or a number >= 0"),
     "train.label_smoothing": (_NUM, lambda v: 0 <= v < 1, "a number in [0, 1)"),
     "train.prompt_dropout": (_NUM, *_FRACTION),

@@ -90,13 +90,19 @@ def apply_lora(model, train_cfg: Mapping[str, Any], seed: int):
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
     torch.manual_seed(seed)
-    return get_peft_model(model, lora_config(train_cfg))
+    model = get_peft_model(model, lora_config(train_cfg))
+    if train_cfg.get("vision_learning_rate") == 0:  # LLaVA's stage 2: the warmed-up modules stay as they are
+        for name, p in model.named_parameters():
+            if ".modules_to_save." in name:
+                p.requires_grad_(False)
+    return model
 
 
 def param_groups(model, train_cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
     """AdamW groups: the LoRA weights at `learning_rate` / `weight_decay`; the fully trained
     modules (`lora.modules_to_save`, e.g. the from-scratch vision tower and projector) at
-    `vision_learning_rate` / `vision_weight_decay` when set (null = the LoRA values)."""
+    `vision_learning_rate` / `vision_weight_decay` when set (null = the LoRA values; a
+    `vision_learning_rate` of 0 freezes them: `apply_lora`)."""
     lr, wd = float(train_cfg["learning_rate"]), float(train_cfg["weight_decay"])
     full_lr = train_cfg.get("vision_learning_rate")
     full_wd = train_cfg.get("vision_weight_decay")

@@ -53,7 +53,8 @@ def adapter_card(
     result: TrainResult,
 ) -> str:
     lc = train_cfg["lora"]
-    lr, vision_lr = train_cfg["learning_rate"], train_cfg.get("vision_learning_rate") or train_cfg["learning_rate"]
+    lr, vision_lr = train_cfg["learning_rate"], train_cfg.get("vision_learning_rate")
+    vision_lr = lr if vision_lr is None else (vision_lr or "0 (frozen after the vision warm-up)")
     finals = "\n".join(f"| {k} | {v} |" for k, v in sorted(result.final.items()))
     dvc_rows = "".join(f"| dvc_hash {k} | {v} |\n" for k, v in sorted((dataset.get("dvc_hashes") or {}).items()))
     return f"""---
