@@ -27,6 +27,12 @@ wide 26.2), against 19.0 for a ridge on the raw 32x32 pixels and 5.21 for the CN
 the warm-up's bone-age training loss stays at 0.74-0.86 (standardised MSE), i.e. the tower
 does not fit even the train split. Type and location on fractures: at or below the
 train-majority answer. The tower, not the language model, is what lacks the signal.
+Measured again 2026-12-07, bone-age head alone (`--only bone_age_months`), val image only:
+warm-up lr 3e-4 20.1 (train loss 0.58), 1e-4 24.0; lr 3e-4 with 192 px / patch 16 21.6;
+lr 3e-4 without augmentation 26.2 with a train loss of 0.15: the tower can memorise the
+train split but what it learns does not carry to val (a small CNN's locality and pooling,
+which a from-scratch ViT lacks on ~1100 images). Patch 4 (576 patches) was ~4x slower and
+no better after 10 of 40 epochs (loss 0.94); stopped.
 
 pedirad_custom (`--data-dir data/pedirad-custom`, committed sample, 20 warm-up epochs), val:
 ROP (stage > 0) 0.852 against 0.586 for the majority answer, zone on ROP eyes 0.830 against

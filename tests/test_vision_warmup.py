@@ -53,6 +53,20 @@ def test_warmup_needs_the_vision_modules_saved_with_the_adapter():
         check_warmup(cfg)
 
 
+def test_a_frozen_tower_with_no_warmup_on_a_random_base_is_refused():
+    """On the tiny (random) base, `vision_learning_rate: 0` without a warm-up would leave the
+    vision tower untrained: validation names the key before any work. A pretrained base
+    may keep its tower frozen."""
+    from radtune.params import validate
+
+    frozen_no_warmup = {"train.vision_learning_rate": 0, "train.vision_warmup.epochs": 0}
+    with pytest.raises(ConfigError, match="'train.vision_learning_rate' is 0 .* never be trained"):
+        validate(compose_params(train="lora", overrides=frozen_no_warmup))
+    validate(compose_params(train="lora"))
+    validate(compose_params(train="lora", overrides={**frozen_no_warmup, "train.vision_learning_rate": 1e-4}))
+    validate(compose_params(model="medgemma_4b", train="lora", overrides=frozen_no_warmup))
+
+
 def test_warmup_trains_only_the_vision_side_and_separates_fractures(tmp_path):
     from transformers import AutoModelForImageTextToText, AutoProcessor
 

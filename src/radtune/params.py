@@ -266,13 +266,19 @@ def _check_combinations(cfg: DictConfig) -> None:
         raise ConfigError(
             "params: 'dask_scheduler' must be the Dask scheduler's address (tcp://host:8786) with executor: dask"
         )
-    if "model" in cfg and "train" in cfg and get(cfg, "model.build") == "hub":
-        warmup = OmegaConf.select(cfg, "train.vision_warmup.epochs", default=0) or 0
-        if warmup > 0:
-            raise ConfigError(
-                f"params: 'train.vision_warmup.epochs' is {warmup}, but model.build=hub has a pretrained vision "
-                "encoder: the warm-up (for a from-scratch tower) would overwrite it; set 0"
-            )
+    if "model" not in cfg or "train" not in cfg:
+        return
+    warmup = OmegaConf.select(cfg, "train.vision_warmup.epochs", default=0) or 0
+    if get(cfg, "model.build") == "hub" and warmup > 0:
+        raise ConfigError(
+            f"params: 'train.vision_warmup.epochs' is {warmup}, but model.build=hub has a pretrained vision "
+            "encoder: the warm-up (for a from-scratch tower) would overwrite it; set 0"
+        )
+    if get(cfg, "model.build") == "tiny" and warmup == 0 and OmegaConf.select(cfg, "train.vision_learning_rate") == 0:
+        raise ConfigError(
+            "params: 'train.vision_learning_rate' is 0 (frozen) with train.vision_warmup.epochs 0, but the tiny "
+            "base's vision tower is random: it would never be trained; give the warm-up epochs or a learning rate"
+        )
 
 
 def validate(cfg: DictConfig) -> None:

@@ -49,7 +49,7 @@ def describe_patient(age_months: Any, sex: Any) -> str:
 
 def prompt_age_months(prompt: str) -> int | None:
     """The age `describe_patient` wrote into a prompt (None when the prompt has none)."""
-    m = re.match(r"Patient: (\d+) months old,", prompt)
+    m = re.search(r"\bPatient: (\d+) months old,", prompt)
     return int(m[1]) if m else None
 
 

@@ -83,6 +83,12 @@ def lora_config(train_cfg: Mapping[str, Any]):
     )
 
 
+def saved_whole(name: str) -> bool:
+    """Is this parameter (of the peft-wrapped model) in a module trained and saved whole
+    (`lora.modules_to_save`) rather than through LoRA weights?"""
+    return ".modules_to_save." in name
+
+
 def apply_lora(model, train_cfg: Mapping[str, Any], seed: int):
     from peft import get_peft_model
 
@@ -93,7 +99,7 @@ def apply_lora(model, train_cfg: Mapping[str, Any], seed: int):
     model = get_peft_model(model, lora_config(train_cfg))
     if train_cfg.get("vision_learning_rate") == 0:  # LLaVA's stage 2: the warmed-up modules stay as they are
         for name, p in model.named_parameters():
-            if ".modules_to_save." in name:
+            if saved_whole(name):
                 p.requires_grad_(False)
     return model
 
@@ -109,7 +115,7 @@ def param_groups(model, train_cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
     lora, full = [], []
     for name, p in model.named_parameters():
         if p.requires_grad:
-            (full if ".modules_to_save." in name else lora).append(p)
+            (full if saved_whole(name) else lora).append(p)
     groups = [{"params": lora, "lr": lr, "weight_decay": wd}] if lora else []
     if full:
         groups.append(

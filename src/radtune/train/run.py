@@ -45,6 +45,14 @@ def tokenizer_texts(rows: list[dict]) -> list[str]:
     return [r["prompt"] for r in rows] + [r["target"] for r in rows]
 
 
+def vision_lr_label(train_cfg: Mapping[str, Any]) -> str:
+    """The fully trained modules' learning rate as the adapter card gives it."""
+    vision_lr = train_cfg.get("vision_learning_rate")
+    if vision_lr is None:
+        return str(train_cfg["learning_rate"])
+    return str(vision_lr) if vision_lr else "0 (frozen after the vision warm-up)"
+
+
 def adapter_card(
     dataset: Mapping[str, Any],
     base: str,
@@ -53,8 +61,6 @@ def adapter_card(
     result: TrainResult,
 ) -> str:
     lc = train_cfg["lora"]
-    lr, vision_lr = train_cfg["learning_rate"], train_cfg.get("vision_learning_rate")
-    vision_lr = lr if vision_lr is None else (vision_lr or "0 (frozen after the vision warm-up)")
     finals = "\n".join(f"| {k} | {v} |" for k, v in sorted(result.final.items()))
     dvc_rows = "".join(f"| dvc_hash {k} | {v} |\n" for k, v in sorted((dataset.get("dvc_hashes") or {}).items()))
     return f"""---
@@ -86,7 +92,7 @@ or use the merged model (`merge` stage).
 | r / alpha / dropout | {lc["r"]} / {lc["alpha"]} / {lc["dropout"]} |
 | target_modules | {json.dumps(plain(lc["target_modules"]))} |
 | modules_to_save | {json.dumps(plain(lc.get("modules_to_save") or []))} |
-| learning_rate (LoRA / fully trained modules) | {lr} / {vision_lr} |
+| learning_rate (LoRA / fully trained modules) | {train_cfg["learning_rate"]} / {vision_lr_label(train_cfg)} |
 | prompt_dropout / label_smoothing | {train_cfg.get("prompt_dropout", 0.0)} / {train_cfg.get("label_smoothing", 0.0)} |
 | epochs / optimizer steps | {train_cfg["epochs"]} / {result.steps} |
 | batch_size x grad_accum | {train_cfg["batch_size"]} x {train_cfg["grad_accum"]} |

@@ -1,8 +1,12 @@
-"""pedirad-8k's export rows: the prompt (patient, clinical context, answer format) and the
+"""pedirad-8k's export rows: the prompt (clinical context, patient, answer format) and the
 structured target of every annotation record.
 
-  prompt   "Patient: 48 months old, male. Clinical context: fell on outstretched hand. Read ..."
-  target   {"fracture":true,"fracture_type":"buckle","location":"distal_radius","bone_age_months":51}
+  prompt   "Clinical context: fell on outstretched hand. Patient: 48 months old, male. Read ..."
+  target   {"bone_age_months":51,"fracture":true,"fracture_type":"buckle","location":"distal_radius"}
+
+The age comes last before the instruction and bone age first in the answer, so that the
+answer's bone age sits at a fixed distance from the age it starts from, whatever the
+length of the clinical context or of the fracture fields.
 
 Bone age is rounded to whole months in the target (Greulich-Pyle standards are far coarser
 than that); null stays null. Rows are a pure function of the annotation files."""
@@ -18,19 +22,19 @@ from radtune.export import chat_row, target_text
 from radtune.io import read_json
 from radtune.pediatric import describe_patient, round_months
 
-TARGET_KEYS = ("fracture", "fracture_type", "location", "bone_age_months")
+TARGET_KEYS = ("bone_age_months", "fracture", "fracture_type", "location")
 REQUIRED_FIELDS = ("image_id", "image_path", "fracture", "fracture_type", "location")
 
 INSTRUCTION = (
     "Read this pediatric hand/wrist/forearm radiograph. Answer with JSON only, keys: "
-    "fracture (true/false), fracture_type, location, bone_age_months."
+    "bone_age_months, fracture (true/false), fracture_type, location."
 )
 
 
 def build_prompt(record: Mapping[str, Any]) -> str:
-    """The user's text turn: patient, clinical context, and the answer format."""
+    """The user's text turn: clinical context, patient, and the answer format."""
     context = " ".join(str(record.get("clinical_context") or "").split()) or "none given"
-    return f"{describe_patient(record.get('age_months'), record.get('sex'))} Clinical context: {context}. {INSTRUCTION}"
+    return f"Clinical context: {context}. {describe_patient(record.get('age_months'), record.get('sex'))} {INSTRUCTION}"
 
 
 def blank_prompt() -> str:
@@ -48,10 +52,10 @@ def blank_text(text: str) -> str:
 def build_target(record: Mapping[str, Any]) -> dict[str, Any]:
     """The structured answer, keys in TARGET_KEYS order."""
     return {
+        "bone_age_months": round_months(record.get("bone_age_months")),
         "fracture": bool(record["fracture"]),
         "fracture_type": str(record["fracture_type"]),
         "location": str(record["location"]),
-        "bone_age_months": round_months(record.get("bone_age_months")),
     }
 
 
