@@ -9,7 +9,7 @@ from radtune.errors import ConfigError
 from radtune.export import blank_messages, chat_messages
 from radtune.pediatric import prompt_age_months
 from radtune.variants.base import Variant
-from radtune.variants.pedirad_8k.prompts import INSTRUCTION, blank_prompt, build_prompt, build_target
+from radtune.variants.pedirad_8k.prompts import INSTRUCTION, build_prompt, build_target
 
 
 def test_unknown_variant_lists_the_known_ones() -> None:
@@ -25,13 +25,15 @@ def test_every_variant_implements_the_interface(name: str) -> None:
     assert all(k.startswith("dataset.") for k in v.param_rules())
 
 
-def test_pedirad_prompt_blanking_removes_the_patient() -> None:
+def test_pedirad_prompt_blanking_removes_the_clinical_context_and_keeps_the_patient() -> None:
     v = variants.get("pedirad_8k")
     prompt = build_prompt({"age_months": 48, "sex": "M", "clinical_context": "fell on outstretched hand"})
-    assert v.blank_text(prompt) == blank_prompt() and "48" not in blank_prompt()
+    blank = build_prompt({"age_months": 48, "sex": "M"})
+    assert v.blank_text(prompt) == blank and "fell" not in blank and "Patient: 48 months old, male." in blank
+    assert v.blank_text(blank) == blank and v.blank_text("Read this.") == "Read this."
     blanked = blank_messages(chat_messages(prompt, "{}"), v.blank_text)
     assert blanked[0]["content"][0] == {"type": "image"}
-    assert blanked[0]["content"][1]["text"] == blank_prompt() and blanked[1]["content"][0]["text"] == "{}"
+    assert blanked[0]["content"][1]["text"] == blank and blanked[1]["content"][0]["text"] == "{}"
 
 
 def test_pedirad_bone_age_answer_sits_at_a_fixed_distance_from_the_age() -> None:
