@@ -86,7 +86,7 @@ def test_export_is_deterministic_and_registered(pipeline):
     for r in rows:
         a = ann[r["id"]]
         target = json.loads(r["target"])
-        assert list(target) == ["fracture", "fracture_type", "location", "bone_age_months"]
+        assert list(target) == ["bone_age_months", "fracture", "fracture_type", "location"]
         assert target["fracture"] == a["fracture"] and target["location"] == a["location"]
         assert target["bone_age_months"] == (None if a["bone_age_months"] is None else round(a["bone_age_months"]))
         assert f"{a['age_months']} months old" in r["prompt"]
