@@ -48,9 +48,8 @@ def test_pedirad_bone_age_answer_sits_at_a_fixed_distance_from_the_age() -> None
     target = build_target(
         {"fracture": True, "fracture_type": "buckle", "location": "distal_radius", "bone_age_months": 50.6}
     )
-    assert (
-        list(target) == ["bone_age_months", "fracture", "fracture_type", "location"] and target["bone_age_months"] == 51
-    )
+    assert list(target) == ["bone_age_months", "fracture", "fracture_type", "location"]
+    assert target["bone_age_months"] == 51
 
 
 def test_ct_prompt_has_nothing_to_blank() -> None:
